@@ -1,0 +1,329 @@
+//! [`ErrorGroup`]: every failure of a scope as one ordered tree, taken apart by type.
+
+use std::borrow::Cow;
+use std::error::Error as StdError;
+use std::fmt;
+use std::marker::PhantomData;
+
+use crate::leaf::{Leaf, Member};
+
+/// The message of the group a scope returns, as CPython's TaskGroup words it.
+pub const TASK_GROUP_MESSAGE: &str = "unhandled errors in a TaskGroup";
+
+/// Marker for an [`ErrorGroup`] whose leaves may be of any error type (the default).
+#[derive(Debug)]
+pub enum AnyError {}
+
+/// A tree of errors: a message and a non-empty ordered list of members, each a single error
+/// ([`Leaf`]) or a nested group. It is what a scope returns when children fail, and what
+/// `except*` clauses take apart by type.
+///
+/// `ErrorGroup` (that is `ErrorGroup<AnyError>`) holds leaves of any type. `ErrorGroup<E>` is the
+/// typed view that [`split`](ErrorGroup::split) gives back: every leaf in it is an `E`, and
+/// [`iter`](ErrorGroup::iter) yields them as `&E`.
+///
+/// `Display` prints CPython's one line, `{:#}` prints the whole tree as CPython's traceback
+/// module does, and `Debug` is structural.
+///
+/// ```
+/// use taskgroup_core::ErrorGroup;
+/// use std::io;
+///
+/// let eg = ErrorGroup::new(
+///     "unhandled errors in a TaskGroup",
+///     vec![io::Error::other("disk full").into(), std::fmt::Error.into()],
+/// )
+/// .unwrap();
+/// assert_eq!(eg.to_string(), "unhandled errors in a TaskGroup (2 sub-exceptions)");
+///
+/// let (io_errors, rest) = eg.split::<io::Error>();
+/// let io_errors = io_errors.unwrap();
+/// assert_eq!(io_errors.iter().next().unwrap().to_string(), "disk full");
+/// assert_eq!(rest.unwrap().len(), 1);
+/// ```
+pub struct ErrorGroup<E: ?Sized = AnyError> {
+    message: Cow<'static, str>,
+    members: Vec<Member>,
+    _leaves: PhantomData<fn() -> Box<E>>,
+}
+
+/// [`ErrorGroup::new`] was given no members; CPython refuses an empty group too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EmptyGroup;
+
+impl fmt::Display for EmptyGroup {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an ErrorGroup needs at least one member; pass a non-empty list")
+    }
+}
+
+impl StdError for EmptyGroup {}
+
+impl ErrorGroup {
+    /// Builds a group, refusing an empty list of members.
+    pub fn new(
+        message: impl Into<Cow<'static, str>>,
+        members: Vec<Member>,
+    ) -> Result<Self, EmptyGroup> {
+        if members.is_empty() {
+            return Err(EmptyGroup);
+        }
+        Ok(Self::from_parts(message.into(), members))
+    }
+
+    pub(crate) fn from_parts(message: Cow<'static, str>, members: Vec<Member>) -> Self {
+        debug_assert!(!members.is_empty());
+        ErrorGroup {
+            message,
+            members,
+            _leaves: PhantomData,
+        }
+    }
+
+    /// The direct members, in order.
+    pub fn iter(&self) -> std::slice::Iter<'_, Member> {
+        self.members.iter()
+    }
+
+    /// Splits the group by a predicate on leaves, as PEP 654's `split`: the first part holds the
+    /// leaves that match, the second the rest. Both keep the messages, nesting and order of the
+    /// original; groups left empty are pruned; a side with no leaf is `None`. Every leaf lands
+    /// in exactly one side.
+    pub fn split_by<P>(mut self, mut predicate: P) -> (Option<ErrorGroup>, Option<ErrorGroup>)
+    where
+        P: FnMut(&Leaf) -> bool,
+    {
+        // An explicit stack: trees may be far deeper than the thread's stack allows recursion.
+        struct Frame {
+            message: Cow<'static, str>,
+            pending: std::vec::IntoIter<Member>,
+            matched: Vec<Member>,
+            rest: Vec<Member>,
+        }
+        fn frame(group: &mut ErrorGroup) -> Frame {
+            let members = std::mem::take(&mut group.members);
+            Frame {
+                message: group.message.clone(),
+                matched: Vec::new(),
+                rest: Vec::new(),
+                pending: members.into_iter(),
+            }
+        }
+        fn side(message: &Cow<'static, str>, members: Vec<Member>) -> Option<ErrorGroup> {
+            (!members.is_empty()).then(|| ErrorGroup::from_parts(message.clone(), members))
+        }
+
+        let mut stack = vec![frame(&mut self)];
+        while let Some(top) = stack.last_mut() {
+            match top.pending.next() {
+                Some(Member::Leaf(leaf)) => {
+                    if predicate(&leaf) {
+                        top.matched.push(Member::Leaf(leaf));
+                    } else {
+                        top.rest.push(Member::Leaf(leaf));
+                    }
+                }
+                Some(Member::Group(mut group)) => {
+                    let child = frame(&mut group);
+                    stack.push(child);
+                }
+                None => {
+                    let done = stack.pop().expect("the loop holds a frame");
+                    let matched = side(&done.message, done.matched);
+                    let rest = side(&done.message, done.rest);
+                    match stack.last_mut() {
+                        Some(parent) => {
+                            parent.matched.extend(matched.map(Member::Group));
+                            parent.rest.extend(rest.map(Member::Group));
+                        }
+                        None => return (matched, rest),
+                    }
+                }
+            }
+        }
+        (None, None)
+    }
+
+    /// Splits off the leaves of type `E` as a typed group; see [`split_by`](Self::split_by).
+    pub fn split<E: StdError + 'static>(self) -> (Option<ErrorGroup<E>>, Option<ErrorGroup>) {
+        let (matched, rest) = self.split_by(Leaf::is::<E>);
+        (matched.map(ErrorGroup::into_typed), rest)
+    }
+
+    /// Splits off the leaves whose type is any of the tuple `T`, such as `(ValueError, TypeError)`.
+    pub fn split_any<T: ErrorTypes>(self) -> (Option<ErrorGroup>, Option<ErrorGroup>) {
+        self.split_by(T::matches)
+    }
+
+    /// The matching side of [`split_by`](Self::split_by), as PEP 654's `subgroup`.
+    pub fn subgroup_by<P: FnMut(&Leaf) -> bool>(self, predicate: P) -> Option<ErrorGroup> {
+        self.split_by(predicate).0
+    }
+
+    /// The leaves of type `E`, as a typed group with the original shape.
+    pub fn subgroup<E: StdError + 'static>(self) -> Option<ErrorGroup<E>> {
+        self.split::<E>().0
+    }
+
+    /// A new group with this group's message and the given members, as PEP 654's `derive`.
+    pub fn derive(&self, members: Vec<Member>) -> Result<ErrorGroup, EmptyGroup> {
+        ErrorGroup::new(self.message.clone(), members)
+    }
+
+    /// Takes the members out, in order.
+    pub fn into_members(mut self) -> Vec<Member> {
+        std::mem::take(&mut self.members)
+    }
+
+    fn into_typed<E: ?Sized>(mut self) -> ErrorGroup<E> {
+        ErrorGroup {
+            message: std::mem::take(&mut self.message),
+            members: std::mem::take(&mut self.members),
+            _leaves: PhantomData,
+        }
+    }
+}
+
+impl<E: ?Sized> ErrorGroup<E> {
+    /// The group's message, without the sub-exception count.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The number of direct members (never zero).
+    pub fn len(&self) -> usize {
+        self.members.len()
+    }
+
+    /// Always `false`: a group has at least one member. Present for API symmetry.
+    pub fn is_empty(&self) -> bool {
+        self.members.is_empty()
+    }
+
+    /// The direct members, in order.
+    pub fn members(&self) -> &[Member] {
+        &self.members
+    }
+
+    /// Every leaf, depth-first and in order.
+    pub fn leaves(&self) -> Leaves<'_> {
+        Leaves {
+            stack: vec![self.members.iter()],
+        }
+    }
+
+    /// Whether any leaf is an `E`.
+    pub fn contains<T: StdError + 'static>(&self) -> bool {
+        self.leaves().any(Leaf::is::<T>)
+    }
+
+    /// Forgets the leaf type.
+    pub fn into_untyped(mut self) -> ErrorGroup {
+        ErrorGroup {
+            message: std::mem::take(&mut self.message),
+            members: std::mem::take(&mut self.members),
+            _leaves: PhantomData,
+        }
+    }
+}
+
+impl<E: StdError + 'static> ErrorGroup<E> {
+    /// Every error, depth-first, as `&E`: the typed view of a group that
+    /// [`split`](ErrorGroup::split) produced.
+    pub fn iter(&self) -> impl Iterator<Item = &E> + '_ {
+        self.leaves().filter_map(Leaf::downcast_ref::<E>)
+    }
+
+    /// The first error, depth-first.
+    pub fn first(&self) -> Option<&E> {
+        self.iter().next()
+    }
+}
+
+impl<E: ?Sized> Drop for ErrorGroup<E> {
+    fn drop(&mut self) {
+        // Unnest iteratively so that dropping a very deep tree cannot overflow the stack.
+        let mut pending = std::mem::take(&mut self.members);
+        while let Some(member) = pending.pop() {
+            if let Member::Group(mut group) = member {
+                pending.append(&mut group.members);
+            }
+        }
+    }
+}
+
+/// Depth-first iterator over the leaves of an [`ErrorGroup`]; see [`ErrorGroup::leaves`].
+pub struct Leaves<'a> {
+    stack: Vec<std::slice::Iter<'a, Member>>,
+}
+
+impl<'a> Iterator for Leaves<'a> {
+    type Item = &'a Leaf;
+
+    fn next(&mut self) -> Option<&'a Leaf> {
+        loop {
+            let top = self.stack.last_mut()?;
+            match top.next() {
+                Some(Member::Leaf(leaf)) => return Some(leaf),
+                Some(Member::Group(group)) => self.stack.push(group.members.iter()),
+                None => {
+                    self.stack.pop();
+                }
+            }
+        }
+    }
+}
+
+impl<'a> IntoIterator for &'a ErrorGroup {
+    type Item = &'a Member;
+    type IntoIter = std::slice::Iter<'a, Member>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.members.iter()
+    }
+}
+
+/// A set of error types, written as a tuple: `(ValueError,)`, `(ValueError, TypeError)`, ...
+/// Used by [`ErrorGroup::split_any`] and `except*` clauses that list several types.
+pub trait ErrorTypes {
+    /// Whether the leaf's error is one of the types.
+    fn matches(leaf: &Leaf) -> bool;
+}
+
+macro_rules! error_types {
+    ($($name:ident)+) => {
+        impl<$($name: StdError + 'static),+> ErrorTypes for ($($name,)+) {
+            fn matches(leaf: &Leaf) -> bool {
+                false $(|| leaf.is::<$name>())+
+            }
+        }
+    };
+}
+error_types!(A);
+error_types!(A B);
+error_types!(A B C);
+error_types!(A B C D);
+error_types!(A B C D E);
+error_types!(A B C D E F);
+error_types!(A B C D E F G);
+error_types!(A B C D E F G H);
+
+impl<E: ?Sized> fmt::Display for ErrorGroup<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if f.alternate() {
+            return crate::render::traceback(self.message(), self.members(), f);
+        }
+        let n = self.members.len();
+        let plural = if n == 1 { "" } else { "s" };
+        write!(f, "{} ({n} sub-exception{plural})", self.message)
+    }
+}
+
+impl<E: ?Sized> fmt::Debug for ErrorGroup<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        crate::render::debug(self.message(), self.members(), f)
+    }
+}
+
+/// Only the untyped group is an error, so that `?` nests it whole into an enclosing group;
+/// convert a typed view with [`ErrorGroup::into_untyped`] first.
+impl StdError for ErrorGroup {}

@@ -1,0 +1,25 @@
+//! The runtime of [`taskgroup`](https://docs.rs/taskgroup): structured concurrency on tokio.
+//!
+//! A [`TaskGroup`] is a scope: children spawned into it run in parallel, the first failure
+//! cancels the rest, and [`TaskGroup::run`] returns only when every child has finished or been
+//! cancelled, with every failure gathered in one [`ErrorGroup`] that can be taken apart by type.
+//! Most code reaches this through the `task_group!` macro of the `taskgroup` crate.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod cancel;
+mod config;
+mod error_group;
+mod group;
+mod leaf;
+mod render;
+mod task;
+
+pub use cancel::on_cancel;
+pub use config::{Builder, Policy, ZeroLimit};
+pub use error_group::{AnyError, EmptyGroup, ErrorGroup, ErrorTypes, Leaves, TASK_GROUP_MESSAGE};
+pub use group::{SpawnError, Spawner, TaskGroup};
+pub use leaf::{BodyCancelled, BoxError, Leaf, Member, TaskInfo, TaskPanic, TimedOut};
+pub use render::{MAX_GROUP_DEPTH, MAX_GROUP_WIDTH};
+pub use task::{Task, TaskError, TaskOutput};
+pub use tokio_util::sync::CancellationToken;

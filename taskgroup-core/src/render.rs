@@ -1,0 +1,172 @@
+//! How an [`ErrorGroup`](crate::ErrorGroup) prints: CPython's traceback boxes for `{:#}`, and a
+//! structural `Debug`; both capped so that huge or deep trees print in bounded space.
+
+use std::fmt;
+
+use crate::leaf::Member;
+
+/// CPython's `traceback.print_exception` shows at most this many members per group.
+pub const MAX_GROUP_WIDTH: usize = 15;
+/// ... and this many levels of nested groups.
+pub const MAX_GROUP_DEPTH: usize = 10;
+/// `Debug` stops descending here.
+const MAX_DEBUG_DEPTH: usize = 32;
+
+struct Printer<'a, 'b> {
+    f: &'a mut fmt::Formatter<'b>,
+    depth: usize,
+    need_close: bool,
+}
+
+impl Printer<'_, '_> {
+    fn indent(&mut self) -> fmt::Result {
+        for _ in 0..self.depth {
+            self.f.write_str("  ")?;
+        }
+        Ok(())
+    }
+
+    /// Writes each line of `text` behind the current margin.
+    fn emit(&mut self, text: fmt::Arguments<'_>) -> fmt::Result {
+        let text = text.to_string();
+        for line in text.split('\n') {
+            self.indent()?;
+            if self.depth > 0 {
+                self.f.write_str("| ")?;
+            }
+            self.f.write_str(line)?;
+            self.f.write_str("\n")?;
+        }
+        Ok(())
+    }
+
+    fn group(&mut self, message: &str, members: &[Member]) -> fmt::Result {
+        if self.depth > MAX_GROUP_DEPTH {
+            return self.emit(format_args!("... (max_group_depth is {MAX_GROUP_DEPTH})"));
+        }
+        let top = self.depth == 0;
+        if top {
+            self.depth += 1;
+        }
+        let count = members.len();
+        let plural = if count == 1 { "" } else { "s" };
+        self.emit(format_args!(
+            "ErrorGroup: {message} ({count} sub-exception{plural})"
+        ))?;
+        let shown = count.min(MAX_GROUP_WIDTH + 1);
+        self.need_close = false;
+        for i in 0..shown {
+            let last = i + 1 == shown;
+            if last {
+                self.need_close = true;
+            }
+            let truncated = i >= MAX_GROUP_WIDTH;
+            self.indent()?;
+            self.f.write_str(if i == 0 { "+-" } else { "  " })?;
+            if truncated {
+                self.f.write_str("+---------------- ... ----------------\n")?;
+            } else {
+                writeln!(self.f, "+---------------- {} ----------------", i + 1)?;
+            }
+            self.depth += 1;
+            if truncated {
+                let more = count - MAX_GROUP_WIDTH;
+                let plural = if more == 1 { "" } else { "s" };
+                self.emit(format_args!("and {more} more exception{plural}"))?;
+            } else {
+                self.member(&members[i])?;
+            }
+            if last && self.need_close {
+                self.indent()?;
+                self.f.write_str("+------------------------------------\n")?;
+                self.need_close = false;
+            }
+            self.depth -= 1;
+        }
+        if top {
+            self.depth = 0;
+        }
+        Ok(())
+    }
+
+    fn member(&mut self, member: &Member) -> fmt::Result {
+        match member {
+            Member::Group(group) => self.group(group.message(), group.members()),
+            Member::Leaf(leaf) => {
+                let text = leaf.to_string();
+                if text.is_empty() {
+                    self.emit(format_args!("{}", leaf.type_name()))
+                } else {
+                    self.emit(format_args!("{}: {text}", leaf.type_name()))
+                }
+            }
+        }
+    }
+}
+
+pub(crate) fn traceback(message: &str, members: &[Member], f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    Printer {
+        f,
+        depth: 0,
+        need_close: false,
+    }
+    .group(message, members)
+}
+
+struct DebugGroup<'a> {
+    message: &'a str,
+    members: &'a [Member],
+    depth: usize,
+}
+
+struct DebugMember<'a> {
+    member: &'a Member,
+    depth: usize,
+}
+
+impl fmt::Debug for DebugGroup<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.depth >= MAX_DEBUG_DEPTH {
+            return f.write_str("ErrorGroup { .. }");
+        }
+        let members: Vec<_> = self
+            .members
+            .iter()
+            .map(|member| DebugMember {
+                member,
+                depth: self.depth + 1,
+            })
+            .collect();
+        f.debug_struct("ErrorGroup")
+            .field("message", &self.message)
+            .field("members", &members)
+            .finish()
+    }
+}
+
+impl fmt::Debug for DebugMember<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.member {
+            Member::Leaf(leaf) => fmt::Debug::fmt(leaf, f),
+            Member::Group(group) => fmt::Debug::fmt(
+                &DebugGroup {
+                    message: group.message(),
+                    members: group.members(),
+                    depth: self.depth,
+                },
+                f,
+            ),
+        }
+    }
+}
+
+pub(crate) fn debug(message: &str, members: &[Member], f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    fmt::Debug::fmt(
+        &DebugGroup {
+            message,
+            members,
+            depth: 0,
+        },
+        f,
+    )
+}
