@@ -82,12 +82,16 @@ pub enum SpawnError {
 impl fmt::Display for SpawnError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            SpawnError::Failing => "the task group is failing: a child failed and the others are being cancelled",
+            SpawnError::Failing => {
+                "the task group is failing: a child failed and the others are being cancelled"
+            }
             SpawnError::Cancelled => "the task group was cancelled",
             SpawnError::TimedOut => "the task group timed out",
             SpawnError::Finished => "the task group already has its first success",
             SpawnError::Closed => "the task group's scope has returned; spawn inside the scope",
-            SpawnError::NoRuntime => "no tokio runtime is running on this thread; spawn from inside one",
+            SpawnError::NoRuntime => {
+                "no tokio runtime is running on this thread; spawn from inside one"
+            }
         })
     }
 }

@@ -64,7 +64,8 @@ impl Printer<'_, '_> {
             self.indent()?;
             self.f.write_str(if i == 0 { "+-" } else { "  " })?;
             if truncated {
-                self.f.write_str("+---------------- ... ----------------\n")?;
+                self.f
+                    .write_str("+---------------- ... ----------------\n")?;
             } else {
                 writeln!(self.f, "+---------------- {} ----------------", i + 1)?;
             }
@@ -78,7 +79,8 @@ impl Printer<'_, '_> {
             }
             if last && self.need_close {
                 self.indent()?;
-                self.f.write_str("+------------------------------------\n")?;
+                self.f
+                    .write_str("+------------------------------------\n")?;
                 self.need_close = false;
             }
             self.depth -= 1;
@@ -104,7 +106,11 @@ impl Printer<'_, '_> {
     }
 }
 
-pub(crate) fn traceback(message: &str, members: &[Member], f: &mut fmt::Formatter<'_>) -> fmt::Result {
+pub(crate) fn traceback(
+    message: &str,
+    members: &[Member],
+    f: &mut fmt::Formatter<'_>,
+) -> fmt::Result {
     Printer {
         f,
         depth: 0,
