@@ -10,6 +10,7 @@
 mod cancel;
 mod config;
 mod error_group;
+mod except;
 mod group;
 mod leaf;
 mod render;
@@ -18,6 +19,7 @@ mod task;
 pub use cancel::on_cancel;
 pub use config::{Builder, Policy, ZeroLimit};
 pub use error_group::{AnyError, EmptyGroup, ErrorGroup, ErrorTypes, Leaves, TASK_GROUP_MESSAGE};
+pub use except::{ClauseOutput, ClauseType, ExceptStar, Handler, Outcome, except_star, leaf_is};
 pub use group::{SpawnError, Spawner, TaskGroup};
 pub use leaf::{BodyCancelled, BoxError, Leaf, Member, TaskInfo, TaskPanic, TimedOut};
 pub use render::{MAX_GROUP_DEPTH, MAX_GROUP_WIDTH};
