@@ -66,8 +66,10 @@ impl Leaf {
 
     /// Wraps an already boxed error under the given type name.
     ///
-    /// Use it for errors whose concrete type is erased, such as `anyhow::Error`
-    /// (convert with `.into()` first: the box keeps anyhow's downcasts).
+    /// Use it for errors whose concrete type is erased, such as `anyhow::Error`: convert with
+    /// `anyhow_error.reallocate_into_boxed_dyn_error_without_backtrace()`, which keeps the
+    /// original error's type so that [`is`](Self::is) and [`downcast_ref`](Self::downcast_ref)
+    /// still work (anyhow's plain `.into()` does not).
     pub fn from_boxed(error: BoxError, type_name: &'static str) -> Self {
         Leaf {
             error,
