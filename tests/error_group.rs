@@ -336,9 +336,9 @@ async fn eg_leaf_from_a_task_knows_the_tasks_id_and_name() {
     let (a_id, b_id) = ids.unwrap();
     let by_message = |m: &str| eg.leaves().find(|l| l.to_string() == m).unwrap();
     let a = by_message("a").task().unwrap();
-    assert_eq!((a.name(), Some(a.id())), (Some("alpha"), a_id));
+    assert_eq!((a.name(), a.id()), (Some("alpha"), a_id));
     let b = by_message("b").task().unwrap();
-    assert_eq!((b.name(), Some(b.id())), (None, b_id));
+    assert_eq!((b.name(), b.id()), (None, b_id));
     assert!(a.to_string().contains("alpha"));
 }
 

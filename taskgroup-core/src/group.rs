@@ -6,10 +6,11 @@
 //! and waits until the count reaches zero.
 
 use std::borrow::Cow;
+use std::collections::VecDeque;
 use std::future::Future;
 use std::marker::PhantomData;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::pin::pin;
+use std::pin::{Pin, pin};
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
@@ -21,7 +22,8 @@ use tokio_util::sync::CancellationToken;
 use crate::config::{Builder, Config, Deadline, Policy};
 use crate::error_group::{ErrorGroup, TASK_GROUP_MESSAGE};
 use crate::leaf::{BodyCancelled, Leaf, Member, TaskInfo, TaskPanic, TimedOut};
-use crate::task::{Task, TaskCell, TaskError, TaskOutput};
+use crate::ready_set::ReadySet;
+use crate::task::{Cancel, Canceller, Task, TaskCell, TaskError, TaskOutput};
 
 /// Spawns are refused.
 const REFUSE: usize = 1;
@@ -108,7 +110,22 @@ pub(crate) struct Shared {
     waiting: Mutex<WakerSlab>,
     scope_waker: Mutex<Option<Waker>>,
     token: CancellationToken,
+    /// Present when the group has a concurrency limit.
+    limiter: Option<Mutex<Limiter>>,
     config: Config,
+}
+
+/// Children beyond the limit wait here, unpolled, in spawn order.
+struct Limiter {
+    running: usize,
+    limit: usize,
+    queue: VecDeque<Queued>,
+}
+
+struct Queued {
+    future: Pin<Box<dyn Future<Output = ()> + Send>>,
+    cell: Arc<dyn Cancel>,
+    runtime: tokio::runtime::Handle,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -154,6 +171,13 @@ impl Shared {
             waiting: Mutex::new(WakerSlab::default()),
             scope_waker: Mutex::new(None),
             token: CancellationToken::new(),
+            limiter: config.limit.map(|limit| {
+                Mutex::new(Limiter {
+                    running: 0,
+                    limit,
+                    queue: VecDeque::new(),
+                })
+            }),
             config,
         }
     }
@@ -239,9 +263,35 @@ impl Shared {
             return;
         }
         self.token.cancel();
-        let waiting = lock(&self.waiting);
-        for waker in waiting.slots.iter().flatten() {
-            waker.wake_by_ref();
+        {
+            let waiting = lock(&self.waiting);
+            for waker in waiting.slots.iter().flatten() {
+                waker.wake_by_ref();
+            }
+        }
+        if let Some(limiter) = &self.limiter {
+            // Queued children never run; dropping them resolves their handles as cancelled.
+            let queued = mem::take(&mut lock(limiter).queue);
+            drop(queued);
+        }
+    }
+
+    /// A child that held one of the limit's slots ended: start the next queued one.
+    fn free_slot(&self) {
+        let Some(limiter) = &self.limiter else { return };
+        let next = {
+            let mut limiter = lock(limiter);
+            let next = limiter.queue.pop_front();
+            if next.is_none() {
+                limiter.running -= 1;
+            }
+            next
+        };
+        if let Some(next) = next {
+            next.cell.mark_started();
+            let handle = next.runtime.spawn(next.future);
+            next.cell
+                .set_canceller(Canceller::Abort(handle.abort_handle()));
         }
     }
 
@@ -309,15 +359,30 @@ impl Shared {
             waker_slot: None,
         };
         let child = run_child(future, guard, name.clone());
+        if let Some(limiter) = &self.limiter {
+            let mut limiter = lock(limiter);
+            if limiter.running == limiter.limit {
+                limiter.queue.push_back(Queued {
+                    future: Box::pin(child),
+                    cell: Arc::clone(&cell) as Arc<dyn Cancel>,
+                    runtime,
+                });
+                return Ok(Task {
+                    cell,
+                    info: Some(TaskInfo { id: None, name }),
+                });
+            }
+            limiter.running += 1;
+            cell.mark_started();
+        }
         let handle = runtime.spawn(child);
-        let info = TaskInfo {
-            id: handle.id(),
-            name,
-        };
+        cell.set_canceller(Canceller::Abort(handle.abort_handle()));
         Ok(Task {
             cell,
-            abort: Some(handle.abort_handle()),
-            info: Some(info),
+            info: Some(TaskInfo {
+                id: Some(handle.id()),
+                name,
+            }),
         })
     }
 }
@@ -336,6 +401,9 @@ impl<T> Drop for ChildGuard<T> {
         }
         // No-op if the child stored its result already; otherwise it was aborted or dropped.
         self.cell.complete(Err(TaskError::Cancelled));
+        if self.cell.started() {
+            self.shared.free_slot();
+        }
         self.shared.release();
     }
 }
@@ -357,7 +425,7 @@ async fn run_child<F>(
 {
     let mut future = pin!(Some(future));
     let ending = std::future::poll_fn(|cx| {
-        if guard.shared.is_aborted() {
+        if guard.shared.is_aborted() || guard.cell.cancel_requested() {
             future.set(None);
             return Poll::Ready(Ending::Cancelled);
         }
@@ -386,35 +454,95 @@ async fn run_child<F>(
     })
     .await;
 
-    let shared = Arc::clone(&guard.shared);
+    settle(
+        &guard.shared,
+        &guard.cell,
+        ending,
+        name,
+        tokio::task::try_id(),
+    );
+    drop(guard);
+}
+
+/// Records how a child ended: its handle's result, and a failure in the group.
+fn settle<T>(
+    shared: &Shared,
+    cell: &TaskCell<T>,
+    ending: Ending<T>,
+    name: Option<Arc<str>>,
+    id: Option<tokio::task::Id>,
+) {
     let info = || TaskInfo {
-        id: tokio::task::id(),
+        id,
         name: name.clone(),
     };
     match ending {
         Ending::Value(value) => {
-            guard.cell.complete(Ok(value));
+            cell.complete(Ok(value));
             shared.succeed();
         }
         Ending::Failed(mut member) => {
             member.tag_task(&info());
-            guard.cell.complete(Err(TaskError::Failed {
+            cell.complete(Err(TaskError::Failed {
                 type_name: member.type_name(),
                 message: member.to_string(),
             }));
             shared.fail(member);
         }
         Ending::Panicked(panic) => {
-            guard
-                .cell
-                .complete(Err(TaskError::Panicked(panic.message().to_owned())));
+            cell.complete(Err(TaskError::Panicked(panic.message().to_owned())));
             let mut leaf = Leaf::new(panic);
             leaf.set_task(&info());
             shared.fail(Member::Leaf(leaf));
         }
-        Ending::Cancelled => guard.cell.complete(Err(TaskError::Cancelled)),
+        Ending::Cancelled => cell.complete(Err(TaskError::Cancelled)),
     }
-    drop(guard);
+}
+
+/// Polls a local child on the scope's task; see [`TaskGroup::spawn_local`].
+async fn run_local<F>(
+    future: F,
+    cell: Arc<TaskCell<<F::Output as TaskOutput>::Ok>>,
+    shared: Arc<Shared>,
+    name: Option<Arc<str>>,
+) where
+    F: Future,
+    F::Output: TaskOutput,
+{
+    struct Guard<'a, T>(&'a TaskCell<T>);
+    impl<T> Drop for Guard<'_, T> {
+        fn drop(&mut self) {
+            self.0.complete(Err(TaskError::Cancelled));
+        }
+    }
+    let _guard = Guard(&cell);
+    let mut future = pin!(Some(future));
+    let mut first = true;
+    let ending = std::future::poll_fn(|cx| {
+        if first {
+            first = false;
+            cell.set_canceller(Canceller::Wake(cx.waker().clone()));
+        }
+        if shared.is_aborted() || cell.cancel_requested() {
+            future.set(None);
+            return Poll::Ready(Ending::Cancelled);
+        }
+        let Some(fut) = future.as_mut().as_pin_mut() else {
+            return Poll::Ready(Ending::Cancelled);
+        };
+        let ending = match catch_unwind(AssertUnwindSafe(|| fut.poll(cx))) {
+            Ok(Poll::Pending) => return Poll::Pending,
+            Ok(Poll::Ready(output)) => match output.into_result() {
+                Ok(value) => Ending::Value(value),
+                Err(member) => Ending::Failed(member),
+            },
+            Err(payload) => Ending::Panicked(TaskPanic::from_payload(&*payload)),
+        };
+        future.set(None);
+        Poll::Ready(ending)
+    })
+    .await;
+    settle(&shared, &cell, ending, name, None);
 }
 
 /// A structured-concurrency scope: children spawned into it run in parallel on tokio, and
@@ -455,8 +583,12 @@ async fn run_child<F>(
 /// cancelled the same way, and so is every child of a group dropped before `run` finished.
 pub struct TaskGroup<'env> {
     shared: Arc<Shared>,
+    /// Local children spawned since the scope last polled; the scope moves them into its set.
+    incoming: Mutex<Vec<LocalFuture<'env>>>,
     _env: PhantomData<&'env mut &'env ()>,
 }
+
+type LocalFuture<'env> = Pin<Box<dyn Future<Output = ()> + Send + 'env>>;
 
 impl Default for TaskGroup<'_> {
     fn default() -> Self {
@@ -478,6 +610,7 @@ impl<'env> TaskGroup<'env> {
     pub(crate) fn with_config(config: Config) -> Self {
         TaskGroup {
             shared: Arc::new(Shared::new(config)),
+            incoming: Mutex::new(Vec::new()),
             _env: PhantomData,
         }
     }
@@ -520,6 +653,117 @@ impl<'env> TaskGroup<'env> {
         F::Output: TaskOutput,
     {
         self.shared.spawn(None, future)
+    }
+
+    /// Starts a *local* child: a future that may borrow the caller's locals (`&` and `&mut`),
+    /// polled on the scope's own task rather than spawned on the runtime. It lives under the
+    /// same policy, cancellation and error collection as spawned children, and the scope does
+    /// not return before it finishes. Local children run concurrently with the body, not in
+    /// parallel: use them for I/O-bound work that borrows, and [`spawn`](Self::spawn) for
+    /// parallel work.
+    ///
+    /// The future must be `Send` so that the scope itself stays `Send`; it need not be
+    /// `'static`. If the group no longer accepts children the future is dropped unpolled.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use taskgroup_core::{Member, TaskGroup};
+    ///
+    /// let mut hits = 0;
+    /// let names = vec!["a".to_string(), "b".to_string()];
+    /// let tg = TaskGroup::new();
+    /// tg.run(async {
+    ///     tg.spawn_local(async {
+    ///         hits += names.len(); // borrows `names`, mutates `hits`
+    ///     });
+    ///     Ok::<_, Member>(())
+    /// })
+    /// .await
+    /// .unwrap();
+    /// assert_eq!(hits, 2);
+    /// # }
+    /// ```
+    pub fn spawn_local<F>(&self, future: F) -> Task<<F::Output as TaskOutput>::Ok>
+    where
+        F: Future + Send + 'env,
+        F::Output: TaskOutput,
+        <F::Output as TaskOutput>::Ok: Send,
+    {
+        if self.is_stopped() {
+            drop(future);
+            return Task {
+                cell: Arc::new(TaskCell::done(Err(TaskError::NotStarted(
+                    self.shared.refusal(),
+                )))),
+                info: None,
+            };
+        }
+        let cell = Arc::new(TaskCell::new());
+        let child = run_local(future, Arc::clone(&cell), Arc::clone(&self.shared), None);
+        lock(&self.incoming).push(Box::pin(child));
+        self.shared.wake_scope();
+        Task { cell, info: None }
+    }
+
+    /// Trio's `start`: spawns a child and waits until it signals readiness through the
+    /// [`Ready`] it is given, returning the value it passed (a server's bound address, say).
+    /// The child keeps running in the group afterwards.
+    ///
+    /// A failure before readiness is returned by `start` itself and is not added to the group;
+    /// a failure after readiness is the group's, as for any child. A child that returns
+    /// without signalling is [`StartError::NotSignalled`].
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use taskgroup_core::{Member, TaskGroup};
+    ///
+    /// let tg = TaskGroup::new();
+    /// tg.run(async {
+    ///     let port = tg
+    ///         .start(|ready| async move {
+    ///             ready.started(8080_u16);
+    ///             // ... serve until the group is done
+    ///         })
+    ///         .await?;
+    ///     assert_eq!(port, 8080);
+    ///     Ok::<_, Member>(())
+    /// })
+    /// .await
+    /// .unwrap();
+    /// # }
+    /// ```
+    pub async fn start<F, Fut, V>(&self, child: F) -> Result<V, StartError>
+    where
+        F: FnOnce(Ready<V>) -> Fut,
+        Fut: Future + Send + 'static,
+        Fut::Output: TaskOutput,
+        V: Send + 'static,
+    {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let slot = Arc::new(Mutex::new(Some(tx)));
+        let future = child(Ready {
+            slot: Arc::clone(&slot),
+        });
+        let task = self.try_spawn(async move {
+            let outcome = future.await.into_result();
+            let waiting = lock(&slot).take();
+            match (outcome, waiting) {
+                // Before readiness, the outcome belongs to `start`'s caller, not the group.
+                (Err(member), Some(tx)) => {
+                    let _ = tx.send(Err(StartError::Failed(member)));
+                    Ok(())
+                }
+                (Ok(_), Some(tx)) => {
+                    let _ = tx.send(Err(StartError::NotSignalled));
+                    Ok(())
+                }
+                (outcome, None) => outcome.map(drop),
+            }
+        });
+        if let Err((why, _)) = task {
+            return Err(StartError::Refused(why));
+        }
+        rx.await.unwrap_or(Err(StartError::Ended))
     }
 
     /// An owned handle that spawns into this group from anywhere, children included.
@@ -571,7 +815,8 @@ impl<'env> TaskGroup<'env> {
                 Deadline::At(at) => at,
             })
         }));
-        let mut grace: std::pin::Pin<&mut Option<Sleep>> = pin!(None);
+        let mut grace: Pin<&mut Option<Sleep>> = pin!(None);
+        let mut locals: ReadySet<dyn Future<Output = ()> + Send + 'env> = ReadySet::default();
 
         std::future::poll_fn(|cx| {
             shared.register_scope(cx);
@@ -617,7 +862,21 @@ impl<'env> TaskGroup<'env> {
                     }
                 }
             }
-            if body.is_some() {
+            loop {
+                locals_intake(&self.incoming, &mut locals);
+                if shared.is_aborted() {
+                    locals.clear();
+                    break;
+                }
+                match locals.poll_next(cx) {
+                    Poll::Ready(Some(_)) => continue,
+                    Poll::Ready(None) | Poll::Pending => {}
+                }
+                if lock(&self.incoming).is_empty() {
+                    break;
+                }
+            }
+            if body.is_some() || !locals.is_empty() {
                 return Poll::Pending;
             }
             shared.state.fetch_or(WAITING, Ordering::AcqRel);
@@ -663,6 +922,78 @@ impl<'env> TaskGroup<'env> {
                     members,
                 ))
             }
+        }
+    }
+}
+
+fn locals_intake<'env>(
+    incoming: &Mutex<Vec<LocalFuture<'env>>>,
+    locals: &mut ReadySet<dyn Future<Output = ()> + Send + 'env>,
+) {
+    let new = mem::take(&mut *lock(incoming));
+    for future in new {
+        locals.push(future);
+    }
+}
+
+/// The readiness signal handed to a child started with [`TaskGroup::start`].
+pub struct Ready<V> {
+    slot: Arc<Mutex<Option<tokio::sync::oneshot::Sender<Result<V, StartError>>>>>,
+}
+
+impl<V> Ready<V> {
+    /// Signals readiness: `start` returns `value`. Only the first call counts.
+    pub fn started(&self, value: V) {
+        if let Some(tx) = lock(&self.slot).take() {
+            let _ = tx.send(Ok(value));
+        }
+    }
+}
+
+impl<V> fmt::Debug for Ready<V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Ready").finish_non_exhaustive()
+    }
+}
+
+/// Why [`TaskGroup::start`] has no value.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum StartError {
+    /// The child failed before it signalled readiness; here is its error.
+    Failed(Member),
+    /// The child returned without signalling readiness.
+    NotSignalled,
+    /// The child was cancelled or panicked before signalling readiness.
+    Ended,
+    /// The group refused the spawn.
+    Refused(SpawnError),
+}
+
+impl fmt::Display for StartError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StartError::Failed(member) => {
+                write!(f, "the child failed before it was ready: {member}")
+            }
+            StartError::NotSignalled => f.write_str(
+                "the child returned without signalling readiness; call `ready.started(value)`",
+            ),
+            StartError::Ended => {
+                f.write_str("the child was cancelled or panicked before it was ready")
+            }
+            StartError::Refused(why) => write!(f, "the child was not started: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for StartError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            StartError::Failed(Member::Leaf(leaf)) => Some(leaf.error()),
+            StartError::Failed(Member::Group(group)) => Some(group),
+            StartError::Refused(why) => Some(why),
+            _ => None,
         }
     }
 }
@@ -715,7 +1046,6 @@ where
             drop(future);
             Task {
                 cell: Arc::new(TaskCell::done(Err(TaskError::NotStarted(why)))),
-                abort: None,
                 info: None,
             }
         }

@@ -13,13 +13,13 @@ pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
 /// Which task an error came from: tokio's task id and the name given at spawn.
 #[derive(Clone, Debug)]
 pub struct TaskInfo {
-    pub(crate) id: tokio::task::Id,
+    pub(crate) id: Option<tokio::task::Id>,
     pub(crate) name: Option<Arc<str>>,
 }
 
 impl TaskInfo {
-    /// The tokio id of the task.
-    pub fn id(&self) -> tokio::task::Id {
+    /// The tokio id of the task; `None` for a local task, which has no tokio task of its own.
+    pub fn id(&self) -> Option<tokio::task::Id> {
         self.id
     }
 
@@ -31,9 +31,11 @@ impl TaskInfo {
 
 impl fmt::Display for TaskInfo {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.name {
-            Some(name) => write!(f, "task `{name}` ({})", self.id),
-            None => write!(f, "task {}", self.id),
+        match (&self.name, self.id) {
+            (Some(name), Some(id)) => write!(f, "task `{name}` ({id})"),
+            (Some(name), None) => write!(f, "task `{name}`"),
+            (None, Some(id)) => write!(f, "task {id}"),
+            (None, None) => f.write_str("a local task"),
         }
     }
 }

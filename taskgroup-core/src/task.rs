@@ -4,7 +4,8 @@ use std::error::Error as StdError;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::task::{Context, Poll, Waker};
 
 use crate::leaf::{Member, TaskInfo};
@@ -82,21 +83,77 @@ pub(crate) enum Slot<T> {
     Taken,
 }
 
+/// How to stop a child that is already running.
+pub(crate) enum Canceller {
+    /// A child on the tokio runtime.
+    Abort(tokio::task::AbortHandle),
+    /// A local child polled by the scope: wake it so that it sees the request.
+    Wake(Waker),
+}
+
 /// The result slot shared by a child and its [`Task`] handle.
 pub(crate) struct TaskCell<T> {
     slot: Mutex<Slot<T>>,
+    cancel_requested: AtomicBool,
+    /// Holds one of the group's limited slots (set when the child is put on the runtime).
+    started: AtomicBool,
+    canceller: OnceLock<Canceller>,
+}
+
+/// The type-erased part of a [`TaskCell`] that starting and cancelling need.
+pub(crate) trait Cancel: Send + Sync {
+    fn set_canceller(&self, canceller: Canceller);
+    fn cancel_requested(&self) -> bool;
+    fn mark_started(&self);
+}
+
+impl<T: Send> Cancel for TaskCell<T> {
+    fn set_canceller(&self, canceller: Canceller) {
+        let _ = self.canceller.set(canceller);
+        // A cancel that came before the canceller existed could not reach the child.
+        if self.cancel_requested() {
+            self.request_cancel();
+        }
+    }
+
+    fn cancel_requested(&self) -> bool {
+        self.cancel_requested.load(Ordering::SeqCst)
+    }
+
+    fn mark_started(&self) {
+        self.started.store(true, Ordering::Release);
+    }
 }
 
 impl<T> TaskCell<T> {
     pub(crate) fn new() -> Self {
         TaskCell {
             slot: Mutex::new(Slot::Pending(None)),
+            cancel_requested: AtomicBool::new(false),
+            started: AtomicBool::new(false),
+            canceller: OnceLock::new(),
         }
+    }
+
+    pub(crate) fn started(&self) -> bool {
+        self.started.load(Ordering::Acquire)
     }
 
     pub(crate) fn done(result: Result<T, TaskError>) -> Self {
         TaskCell {
             slot: Mutex::new(Slot::Done(result)),
+            cancel_requested: AtomicBool::new(false),
+            started: AtomicBool::new(false),
+            canceller: OnceLock::new(),
+        }
+    }
+
+    pub(crate) fn request_cancel(&self) {
+        self.cancel_requested.store(true, Ordering::SeqCst);
+        match self.canceller.get() {
+            Some(Canceller::Abort(handle)) => handle.abort(),
+            Some(Canceller::Wake(waker)) => waker.wake_by_ref(),
+            None => {}
         }
     }
 
@@ -175,7 +232,6 @@ impl<T> TaskCell<T> {
 /// ```
 pub struct Task<T> {
     pub(crate) cell: Arc<TaskCell<T>>,
-    pub(crate) abort: Option<tokio::task::AbortHandle>,
     pub(crate) info: Option<TaskInfo>,
 }
 
@@ -194,14 +250,13 @@ impl<T> Task<T> {
     /// Cancels this child at its next `.await`. It is not a failure: the group goes on, and
     /// the task's result becomes [`TaskError::Cancelled`] unless it had already finished.
     pub fn cancel(&self) {
-        if let Some(abort) = &self.abort {
-            abort.abort();
-        }
+        self.cell.request_cancel();
     }
 
-    /// The tokio id of the task (`None` if it never started).
+    /// The tokio id of the task (`None` if it never started, is still queued behind the
+    /// group's limit, or is a local task).
     pub fn id(&self) -> Option<tokio::task::Id> {
-        self.info.as_ref().map(|info| info.id)
+        self.info.as_ref().and_then(|info| info.id)
     }
 
     /// The name given with [`TaskGroup::spawn_named`](crate::TaskGroup::spawn_named).
