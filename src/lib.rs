@@ -1,8 +1,210 @@
 //! Structured concurrency for tokio: Python's `asyncio.TaskGroup` and `except*`, in Rust.
+//!
+//! [`task_group!`] opens a scope whose children run in parallel and are all finished or
+//! cancelled when it returns; its `except*` clauses and [`#[except_star]`](macro@except_star)
+//! handlers take the resulting [`ErrorGroup`] apart by type, as PEP 654 does.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub use taskgroup_core::*;
+
+/// Opens a task group scope around a body, inside an async fn, and awaits it: the
+/// `async with asyncio.TaskGroup() as tg:` of Python.
+///
+/// # Grammar
+/// ```text
+/// task_group!( [OPTION = VALUE, ... ;] |tg| BODY [CLAUSE ...] )
+///
+/// OPTION  := timeout   (a Duration, from the start of the scope)
+///          | deadline  (a tokio::time::Instant; not with timeout)
+///          | name      (impl Into<Arc<str>>)
+///          | policy    (fail_fast | wait_all | first_ok, or `(expr)` of type Policy)
+///          | limit     (usize, at least 1: children running at once)
+///          | grace     (a Duration: cancellation signals the token, then aborts after it)
+/// CLAUSE  := except* TYPE [| TYPE ...] [as NAME] => EXPR ,
+///          | except* HANDLER ,          (an async fn made with #[except_star(...)])
+/// ```
+/// `tg` (any name, or `_`) is a `&TaskGroup` for the body: spawn children with
+/// [`tg.spawn(future)`](TaskGroup::spawn). The body is an expression, usually a block; it
+/// runs in place (it is not `move`), so it borrows local variables, and `?` in it raises its
+/// error into the group, after the children's errors, as CPython does.
+///
+/// # Value
+/// - Without clauses: `Result<R, ErrorGroup>`, `R` being the body's value.
+/// - With clauses: [`Outcome<R>`]: `Ok(R)` on success, `Handled` when the clauses handled every
+///   error, `Unhandled(ErrorGroup)` with what remains. [`Outcome::into_result`] gives
+///   `Result<Option<R>, ErrorGroup>`, for `?`.
+///
+/// # `except*` clauses (PEP 654)
+/// - A clause runs at most once, on the subgroup of the errors it matches, with the original
+///   message and nesting: `ErrorGroup<T>` for one type, the untyped `ErrorGroup` for
+///   `A | B`. It does not run if nothing matches.
+/// - A leaf goes to the first clause that matches it; the rest is left for later clauses.
+/// - A clause evaluates to `()` (handled) or `Result<(), E>`: `Err(e)` raises `e`, and so does
+///   `?` inside the clause. Raised errors are not seen by later clauses; the scope then gives
+///   `ErrorGroup("", [raised..., rest])`, the unmatched rest nested whole as the last member,
+///   as CPython does. With nothing raised, the unmatched rest comes back unchanged.
+/// - The clause body runs in an `async` block: `.await` works, `return` leaves the clause.
+/// - `except* ErrorGroup` is refused: a nested group is never a leaf.
+///
+/// # Examples
+/// A scope, and the handles' results after it:
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use taskgroup::task_group;
+///
+/// async fn fetch(url: &'static str) -> Result<String, std::io::Error> {
+///     Ok(format!("data from {url}"))
+/// }
+///
+/// let (a, b) = task_group!(|tg| {
+///     let a = tg.spawn(fetch("api1.com"));
+///     let b = tg.spawn(fetch("api2.com"));
+///     (a, b)
+/// })?;
+/// assert_eq!(a.result()?, "data from api1.com");
+/// assert_eq!(b.result()?, "data from api2.com");
+/// # Ok(()) }
+/// ```
+/// Options, and `?` raising into the group:
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use std::time::Duration;
+/// use taskgroup::{ErrorGroup, task_group};
+///
+/// let result: Result<u8, ErrorGroup> = task_group!(
+///     timeout = Duration::from_secs(2), limit = 8, policy = wait_all, name = "parsers";
+///     |tg| {
+///         tg.spawn(async { "x".parse::<u8>().map(drop) });
+///         "7".parse::<u8>()?
+///     }
+/// );
+/// let eg = result.unwrap_err();
+/// assert_eq!(eg.to_string(), "unhandled errors in a TaskGroup (1 sub-exception)");
+/// # }
+/// ```
+/// `except*` clauses:
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use std::{fmt, io, num::ParseIntError};
+/// use taskgroup::{Outcome, task_group};
+///
+/// let outcome = task_group!(|tg| {
+///     tg.spawn(async { Err::<(), _>(io::Error::other("disk full")) });
+///     tg.spawn(async { "x".parse::<u8>().map(drop) });
+/// }
+/// except* io::Error as eg => println!("Handled io::Error: {eg}"),
+/// except* ParseIntError | fmt::Error as eg => {
+///     assert_eq!(eg.len(), 1);
+/// }
+/// );
+/// assert!(matches!(outcome, Outcome::Handled));
+/// # }
+/// ```
+///
+/// # Expansion
+/// `task_group!(limit = 8; |tg| { body })` becomes, in essence (every path goes through
+/// `::taskgroup::__private`, and the locals are invisible to the body):
+/// ```text
+/// {
+///     let result = {
+///         let task_group = TaskGroup::builder().limit(8).build();
+///         let tg = &task_group;
+///         let result = task_group
+///             .run(async { Ok::<_, Member>({ body }) })
+///             .await;
+///         result
+///     };
+///     result
+/// }
+/// ```
+/// and each clause `except* T as eg => expr` adds, on the `Err(group)` path:
+/// ```text
+/// let mut clauses = ExceptStar::new(group);
+/// if let Some(eg) = clauses.take::<T>() {
+///     let raised = async { ClauseOutput::into_raised(expr) }.await;
+///     clauses.record(raised);
+/// }
+/// ...
+/// clauses.into_outcome()
+/// ```
+/// `tg` borrows a local of the expansion, so it cannot leave the scope (a compile error).
+/// `docs/DSL.md` shows a complete expansion.
+pub use taskgroup_macros::task_group;
+
+/// Turns an async fn into a reusable `except*` handler: the `except* (ValueError, TypeError)
+/// as eg:` of Python, with a name.
+///
+/// # Grammar
+/// ```text
+/// #[except_star(TYPE, ...)]
+/// [pub] async fn NAME(eg: ErrorGroup<TYPE>) [-> Result<(), E>] { ... }   // one type
+/// [pub] async fn NAME(eg: ErrorGroup) [-> Result<(), E>] { ... }         // several types
+/// ```
+/// The fn takes the matched group (the leaves of the listed types, with the original message
+/// and nesting) and returns `()` when it handled them or `Result<(), E>` (`Err` raises). It
+/// must be a free `async fn` without generics or `self`.
+///
+/// The fn stays callable by its name. The attribute also emits a type of the same name (a
+/// braced struct lives only in the type namespace, so it does not clash with the fn) that
+/// implements [`Handler`]; through it the name works:
+/// - as a clause of [`task_group!`]: `except* on_value,`;
+/// - on any `Result<T, ErrorGroup>`: [`except_star::<on_value, _>(result).await`](fn@except_star);
+/// - in a chain of clauses written by hand with [`ExceptStar::handle`].
+///
+/// # Example
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use std::{fmt, io};
+/// use taskgroup::{ErrorGroup, Outcome, except_star, task_group};
+///
+/// #[except_star(io::Error)]
+/// async fn on_io(eg: ErrorGroup<io::Error>) {
+///     for e in eg.iter() {
+///         println!("io error: {e}"); // e: &io::Error
+///     }
+/// }
+///
+/// #[except_star(fmt::Error, std::num::ParseIntError)]
+/// async fn on_format(eg: ErrorGroup) -> Result<(), io::Error> {
+///     Err(io::Error::other(format!("{} formatting errors", eg.len())))
+/// }
+///
+/// let outcome = task_group!(|tg| {
+///     tg.spawn(async { Err::<(), _>(io::Error::other("disk full")) });
+/// }
+/// except* on_io,
+/// except* on_format,
+/// );
+/// assert!(outcome.is_handled());
+///
+/// // The same handler on any result:
+/// let failed: Result<(), ErrorGroup> =
+///     Err(ErrorGroup::new("parse", vec![fmt::Error.into()]).unwrap());
+/// let left = taskgroup::except_star::<on_format, _>(failed).await.unhandled().unwrap();
+/// assert_eq!(left.message(), ""); // ErrorGroup("", [raised]) as CPython gives
+/// # }
+/// ```
+///
+/// # Expansion
+/// ```text
+/// async fn on_io(eg: ErrorGroup<io::Error>) { ... }           // as written
+///
+/// #[doc(hidden)]
+/// #[allow(non_camel_case_types, dead_code)]
+/// struct on_io {}
+///
+/// impl Handler for on_io {
+///     type Group = ErrorGroup<io::Error>;
+///     fn split(group: ErrorGroup) -> (Option<Self::Group>, Option<ErrorGroup>) {
+///         split_one::<io::Error>(group)
+///     }
+///     fn handle(group: Self::Group) -> impl Future<Output = Result<(), Member>> {
+///         async move { ClauseOutput::into_raised(on_io(group).await) }
+///     }
+/// }
+/// ```
+pub use taskgroup_macros::except_star;
 
 /// Not public API: the paths that macro expansions use, so that user imports never matter.
 #[doc(hidden)]
@@ -12,4 +214,19 @@ pub mod __private {
     pub use ::std::string::String;
     pub use ::std::vec::Vec;
     pub use taskgroup_core::*;
+
+    /// Whether `leaf` holds an `E`: the matcher of a clause that lists several types. The
+    /// [`ClauseType`] bound gives a clause naming a non-error type a message saying so.
+    #[inline]
+    pub fn leaf_is<E: ClauseType>(leaf: &Leaf) -> bool {
+        leaf.is::<E>()
+    }
+
+    /// The split of a handler for one type, with the same [`ClauseType`] bound.
+    #[inline]
+    pub fn split_one<E: ClauseType>(
+        group: ErrorGroup,
+    ) -> (Option<ErrorGroup<E>>, Option<ErrorGroup>) {
+        group.split::<E>()
+    }
 }

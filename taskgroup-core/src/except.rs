@@ -118,11 +118,6 @@ pub trait ClauseType: StdError + 'static {}
 
 impl<E: StdError + 'static> ClauseType for E {}
 
-/// Whether `leaf` holds an `E`: the matcher of a clause that lists several types.
-pub fn leaf_is<E: ClauseType>(leaf: &Leaf) -> bool {
-    leaf.is::<E>()
-}
-
 /// What an `except*` clause or handler may evaluate to: `()` when it handled its group, or
 /// `Result<(), E>`, where `Err(e)` raises `e` (any error that converts into a [`Member`],
 /// an [`ErrorGroup`] included).

@@ -21,7 +21,7 @@ mod task;
 pub use cancel::on_cancel;
 pub use config::{Builder, Policy, ZeroLimit};
 pub use error_group::{AnyError, EmptyGroup, ErrorGroup, ErrorTypes, Leaves, TASK_GROUP_MESSAGE};
-pub use except::{ClauseOutput, ClauseType, ExceptStar, Handler, Outcome, except_star, leaf_is};
+pub use except::{ClauseOutput, ClauseType, ExceptStar, Handler, Outcome, except_star};
 pub use gather::{AsCompleted, as_completed, gather};
 pub use group::{Ready, SpawnError, Spawner, StartError, TaskGroup};
 pub use leaf::{BodyCancelled, BoxError, Leaf, Member, TaskInfo, TaskPanic, TimedOut};

@@ -1,0 +1,90 @@
+//! "Did you mean": the closest known word to a misspelt one.
+
+/// Words users reach for that are named differently here.
+const ALIASES: &[(&str, &str)] = &[
+    ("concurrency", "limit"),
+    ("max_concurrency", "limit"),
+    ("max_tasks", "limit"),
+    ("parallelism", "limit"),
+    ("grace_period", "grace"),
+    ("label", "name"),
+    ("mode", "policy"),
+    ("on_error", "policy"),
+    ("until", "deadline"),
+    ("timeout_after", "timeout"),
+    ("all", "wait_all"),
+    ("collect_all", "wait_all"),
+    ("first", "first_ok"),
+    ("race", "first_ok"),
+    ("any", "first_ok"),
+    ("fail", "fail_fast"),
+    ("cancel_on_error", "fail_fast"),
+];
+
+/// The known word closest to `word`, if one is close enough to be what was meant.
+pub(crate) fn did_you_mean<'a>(word: &str, known: &[&'a str]) -> Option<&'a str> {
+    if let Some((_, target)) = ALIASES.iter().find(|(alias, _)| *alias == word) {
+        if let Some(found) = known.iter().find(|k| **k == *target) {
+            return Some(found);
+        }
+    }
+    let folded = fold(word);
+    known
+        .iter()
+        .map(|k| (distance(&folded, &fold(k)), *k))
+        .filter(|(d, k)| *d <= (k.len() / 3).max(1))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k)
+}
+
+/// Case and separators do not count: `FailFast`, `fail-fast` and `fail_fast` are one word.
+fn fold(word: &str) -> String {
+    word.chars()
+        .filter(|c| *c != '_' && *c != '-')
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// Levenshtein distance.
+fn distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = if ca == *cb {
+                diagonal
+            } else {
+                1 + diagonal.min(above).min(row[j])
+            };
+            diagonal = above;
+        }
+    }
+    row[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OPTIONS: &[&str] = &["timeout", "deadline", "name", "policy", "limit", "grace"];
+
+    #[test]
+    fn close_words_are_suggested() {
+        assert_eq!(did_you_mean("timout", OPTIONS), Some("timeout"));
+        assert_eq!(did_you_mean("limt", OPTIONS), Some("limit"));
+        assert_eq!(
+            did_you_mean("FailFast", &["fail_fast", "wait_all"]),
+            Some("fail_fast")
+        );
+        assert_eq!(did_you_mean("concurrency", OPTIONS), Some("limit"));
+    }
+
+    #[test]
+    fn far_words_are_not() {
+        assert_eq!(did_you_mean("colour", OPTIONS), None);
+        assert_eq!(did_you_mean("x", OPTIONS), None);
+    }
+}

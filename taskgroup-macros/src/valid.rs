@@ -1,0 +1,478 @@
+//! Checks: what the parsed input means, with every mistake collected (not only the first).
+//!
+//! Each check turns the `ast.rs` structs into the checked ones below, keeping what is valid,
+//! so that `fallback.rs` can still expand the valid parts beside the errors: one mistake gives
+//! one message, not a cascade of follow-up errors.
+
+use std::collections::HashSet;
+
+use proc_macro2::{Span, TokenStream};
+use quote::{ToTokens, quote_spanned};
+use syn::{Expr, FnArg, GenericArgument, Ident, Path, PathArguments, Type};
+
+use crate::ast::{Binding, ClauseKind, ExceptStarInput, Handle, OptionArg, TaskGroupInput};
+use crate::suggest::did_you_mean;
+
+const OPTIONS: &[&str] = &["timeout", "deadline", "name", "policy", "limit", "grace"];
+const OPTION_LIST: &str = "`timeout`, `deadline`, `name`, `policy`, `limit` and `grace`";
+const POLICIES: &[&str] = &["fail_fast", "wait_all", "first_ok"];
+
+/// Every error found, combined into one `syn::Error`.
+#[derive(Default)]
+pub(crate) struct Errors(Option<syn::Error>);
+
+impl Errors {
+    pub(crate) fn push(&mut self, error: syn::Error) {
+        match &mut self.0 {
+            Some(all) => all.combine(error),
+            None => self.0 = Some(error),
+        }
+    }
+
+    pub(crate) fn into_error(self) -> Option<syn::Error> {
+        self.0
+    }
+}
+
+/// A checked `task_group!`.
+pub(crate) struct Scope {
+    /// `.method(arg)` calls on the builder, in the order written.
+    pub config: Vec<BuilderCall>,
+    pub handle: Handle,
+    pub body: Expr,
+    /// Whether the input had `except*` clauses at all (it decides the expression's type).
+    pub has_clauses: bool,
+    pub clauses: Vec<CheckedClause>,
+}
+
+pub(crate) struct BuilderCall {
+    /// The builder method, spanned on the user's option name.
+    pub method: Ident,
+    pub arg: TokenStream,
+}
+
+pub(crate) enum CheckedClause {
+    /// `except* T as eg => body`: a typed group.
+    One {
+        ty: Type,
+        binding: Option<Binding>,
+        body: Expr,
+    },
+    /// `except* A | B as eg => body`: an untyped group.
+    Any {
+        types: Vec<Type>,
+        binding: Option<Binding>,
+        body: Expr,
+    },
+    /// `except* handler`.
+    Handler(Path),
+}
+
+/// Checks a parsed `task_group!`.
+pub(crate) fn task_group(input: TaskGroupInput, errors: &mut Errors) -> Scope {
+    let TaskGroupInput {
+        options,
+        handle,
+        body,
+        clauses,
+    } = input;
+    let config = options_to_calls(options, errors);
+
+    let has_clauses = !clauses.is_empty();
+    let mut seen = HashSet::new();
+    let mut checked = Vec::new();
+    for clause in clauses {
+        match clause.kind {
+            ClauseKind::Inline {
+                types,
+                binding,
+                body,
+            } => {
+                let mut ok = true;
+                for ty in &types {
+                    ok &= error_type(ty, errors);
+                    let name = type_name(ty);
+                    if !seen.insert(name.clone()) {
+                        ok = false;
+                        errors.push(syn::Error::new_spanned(
+                            ty,
+                            format!(
+                                "`{name}` is listed twice: a leaf goes to the first clause that \
+                                 matches it, so this one would never see it; remove it"
+                            ),
+                        ));
+                    }
+                }
+                if !ok {
+                    continue;
+                }
+                let mut types = types;
+                if types.len() == 1 {
+                    let ty = types.remove(0);
+                    checked.push(CheckedClause::One { ty, binding, body });
+                } else {
+                    checked.push(CheckedClause::Any {
+                        types,
+                        binding,
+                        body,
+                    });
+                }
+            }
+            ClauseKind::Handler(path) => {
+                if path
+                    .segments
+                    .last()
+                    .is_some_and(|s| s.ident == "ErrorGroup")
+                {
+                    errors.push(error_group_refused(&path));
+                    continue;
+                }
+                checked.push(CheckedClause::Handler(path));
+            }
+        }
+    }
+    Scope {
+        config,
+        handle,
+        body,
+        has_clauses,
+        clauses: checked,
+    }
+}
+
+fn options_to_calls(options: Vec<OptionArg>, errors: &mut Errors) -> Vec<BuilderCall> {
+    let mut calls = Vec::new();
+    let mut seen: Vec<Ident> = Vec::new();
+    for OptionArg { key, value } in options {
+        let name = key.to_string();
+        if !OPTIONS.contains(&name.as_str()) {
+            let hint = match did_you_mean(&name, OPTIONS) {
+                Some(known) => format!("; did you mean `{known}`?"),
+                None => String::new(),
+            };
+            errors.push(syn::Error::new(
+                key.span(),
+                format!("unknown option `{name}`{hint} The options are {OPTION_LIST}"),
+            ));
+            continue;
+        }
+        if seen.iter().any(|k| *k == key) {
+            errors.push(syn::Error::new(
+                key.span(),
+                format!("`{name}` is given twice: keep one `{name} = ...`"),
+            ));
+            continue;
+        }
+        let clash = match name.as_str() {
+            "timeout" => seen.iter().find(|k| *k == "deadline"),
+            "deadline" => seen.iter().find(|k| *k == "timeout"),
+            _ => None,
+        };
+        if let Some(other) = clash {
+            errors.push(syn::Error::new(
+                key.span(),
+                format!(
+                    "`{name}` and `{other}` both set when the scope ends: keep one \
+                     (`timeout` is a duration from the start, `deadline` an instant)"
+                ),
+            ));
+            continue;
+        }
+        let arg = match name.as_str() {
+            "policy" => match policy(&value) {
+                Ok(arg) => arg,
+                Err(e) => {
+                    errors.push(e);
+                    continue;
+                }
+            },
+            "limit" => {
+                if is_zero(&value) {
+                    errors.push(syn::Error::new_spanned(
+                        &value,
+                        "a limit of 0 would never run a child: write `limit = 1` or more",
+                    ));
+                    continue;
+                }
+                value.into_token_stream()
+            }
+            _ => value.into_token_stream(),
+        };
+        seen.push(key.clone());
+        calls.push(BuilderCall { method: key, arg });
+    }
+    calls
+}
+
+/// `fail_fast`, `wait_all`, `first_ok`, or any non-identifier expression of type `Policy`.
+fn policy(value: &Expr) -> syn::Result<TokenStream> {
+    let Some(ident) = bare_ident(value) else {
+        return Ok(value.into_token_stream());
+    };
+    let variant = match ident.to_string().as_str() {
+        "fail_fast" => "FailFast",
+        "wait_all" => "WaitAll",
+        "first_ok" => "FirstOk",
+        other => {
+            let hint = match did_you_mean(other, POLICIES) {
+                Some(known) => format!("; did you mean `{known}`?"),
+                None => String::new(),
+            };
+            return Err(syn::Error::new(
+                ident.span(),
+                format!(
+                    "unknown policy `{other}`{hint} The policies are `fail_fast`, `wait_all` and \
+                     `first_ok`; for a `Policy` value computed at run time, write `policy = ({other})`"
+                ),
+            ));
+        }
+    };
+    let variant = Ident::new(variant, ident.span());
+    Ok(quote_spanned!(ident.span()=> ::taskgroup::__private::Policy::#variant))
+}
+
+fn bare_ident(value: &Expr) -> Option<&Ident> {
+    match value {
+        Expr::Path(p) if p.qself.is_none() && p.attrs.is_empty() => p.path.get_ident(),
+        _ => None,
+    }
+}
+
+fn is_zero(value: &Expr) -> bool {
+    match value {
+        Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Int(int),
+            ..
+        }) => int.base10_parse::<u128>().is_ok_and(|n| n == 0),
+        _ => false,
+    }
+}
+
+/// Unwraps the invisible groups that `macro_rules!` puts around a `$t:ty`, and parentheses.
+fn peel(ty: &Type) -> &Type {
+    match ty {
+        Type::Group(g) => peel(&g.elem),
+        Type::Paren(p) => peel(&p.elem),
+        other => other,
+    }
+}
+
+/// Checks one type of a clause or of `#[except_star]`: a path to an error type, not
+/// `ErrorGroup`. Returns whether it is fine.
+fn error_type(ty: &Type, errors: &mut Errors) -> bool {
+    let Type::Path(type_path) = peel(ty) else {
+        errors.push(syn::Error::new_spanned(
+            ty,
+            format!(
+                "`{}` is not an error type name: list error types by path, such as `ValueError` \
+                 or `std::io::Error`",
+                type_name(ty)
+            ),
+        ));
+        return false;
+    };
+    let Some(last) = type_path.path.segments.last() else {
+        return true;
+    };
+    if let PathArguments::Parenthesized(_) = last.arguments {
+        errors.push(syn::Error::new_spanned(
+            ty,
+            format!(
+                "`{}` is not an error type: name the type, such as `ValueError`",
+                type_name(ty)
+            ),
+        ));
+        return false;
+    }
+    if last.ident == "ErrorGroup" {
+        errors.push(error_group_refused(ty));
+        return false;
+    }
+    true
+}
+
+fn error_group_refused(tokens: &dyn ToTokens) -> syn::Error {
+    syn::Error::new_spanned(
+        tokens,
+        "`except*` cannot match `ErrorGroup`: a nested group is never a leaf, so the clause \
+         would never run (CPython refuses `except* ExceptionGroup` too); list the error types \
+         inside the group, such as `except* ValueError`",
+    )
+}
+
+/// A type as the user wrote it, for messages: `std::io::Error`, not `std :: io :: Error`.
+pub(crate) fn type_name(ty: &dyn ToTokens) -> String {
+    let mut s = ty.to_token_stream().to_string();
+    for (from, to) in [
+        (" :: ", "::"),
+        (":: ", "::"),
+        (" < ", "<"),
+        ("< ", "<"),
+        (" >", ">"),
+        (" ,", ","),
+        ("& ", "&"),
+    ] {
+        s = s.replace(from, to);
+    }
+    s
+}
+
+/// A checked `#[except_star]` handler.
+pub(crate) struct HandlerFn {
+    pub types: Vec<Type>,
+    pub item: syn::ItemFn,
+}
+
+/// Checks a parsed `#[except_star]`.
+pub(crate) fn except_star(input: ExceptStarInput, errors: &mut Errors) -> HandlerFn {
+    let ExceptStarInput { types, item } = input;
+    let sig = &item.sig;
+    let name = &sig.ident;
+
+    if types.is_empty() {
+        errors.push(syn::Error::new(
+            Span::call_site(),
+            format!(
+                "`#[except_star]` needs the error types the handler takes: write \
+                 `#[except_star(ValueError)]` above `async fn {name}`"
+            ),
+        ));
+    }
+    let mut types_ok = !types.is_empty();
+    let mut seen = HashSet::new();
+    for ty in &types {
+        types_ok &= error_type(ty, errors);
+        if !seen.insert(type_name(ty)) {
+            types_ok = false;
+            errors.push(syn::Error::new_spanned(
+                ty,
+                format!("`{}` is listed twice: remove one", type_name(ty)),
+            ));
+        }
+    }
+
+    if sig.asyncness.is_none() {
+        errors.push(syn::Error::new(
+            sig.fn_token.span,
+            format!("the `async` keyword is missing: a handler is an `async fn`; write `async fn {name}`"),
+        ));
+    }
+    if let Some(unsafety) = &sig.unsafety {
+        errors.push(syn::Error::new(
+            unsafety.span,
+            "a handler cannot be `unsafe`: remove `unsafe`",
+        ));
+    }
+    if let Some(constness) = &sig.constness {
+        errors.push(syn::Error::new(
+            constness.span,
+            "a handler cannot be `const`: remove `const`",
+        ));
+    }
+    if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
+        errors.push(syn::Error::new_spanned(
+            &sig.generics,
+            "a handler cannot be generic: the types it matches are fixed by `#[except_star(...)]`; \
+             remove the generic parameters",
+        ));
+    }
+
+    let mut params = sig.inputs.iter();
+    match params.next() {
+        None => errors.push(syn::Error::new(
+            sig.paren_token.span.join(),
+            format!(
+                "a handler takes the matched group: write `async fn {name}(eg: {})`",
+                expected_param(&types)
+            ),
+        )),
+        Some(FnArg::Receiver(receiver)) => errors.push(syn::Error::new_spanned(
+            receiver,
+            "a handler is a free `async fn`, not a method: remove `self` and define it outside \
+             the `impl` block",
+        )),
+        Some(FnArg::Typed(param)) => {
+            if types_ok && !param_matches(&param.ty, &types) {
+                errors.push(syn::Error::new_spanned(
+                    &param.ty,
+                    format!(
+                        "the parameter must be `{}`, {}",
+                        expected_param(&types),
+                        if types.len() == 1 {
+                            "the group of the type listed in `#[except_star(...)]`"
+                        } else {
+                            "the untyped group: a handler for several types gets leaves of any of them"
+                        }
+                    ),
+                ));
+            }
+        }
+    }
+    for extra in params {
+        errors.push(syn::Error::new_spanned(
+            extra,
+            "a handler takes exactly one parameter, the matched group: remove this one",
+        ));
+    }
+    if let Some(variadic) = &sig.variadic {
+        errors.push(syn::Error::new_spanned(
+            variadic,
+            "a handler takes exactly one parameter, the matched group: remove this one",
+        ));
+    }
+
+    HandlerFn { types, item }
+}
+
+fn expected_param(types: &[Type]) -> String {
+    match types {
+        [one] => format!("ErrorGroup<{}>", type_name(one)),
+        _ => "ErrorGroup".to_owned(),
+    }
+}
+
+/// `ErrorGroup<T>` for one listed type, `ErrorGroup` (or `ErrorGroup<AnyError>`) for several.
+/// Paths may differ (`io::Error` against `std::io::Error`): the type checker has the last word.
+fn param_matches(param: &Type, types: &[Type]) -> bool {
+    let Type::Path(param) = peel(param) else {
+        return false;
+    };
+    let Some(last) = param.path.segments.last() else {
+        return false;
+    };
+    if last.ident != "ErrorGroup" {
+        return false;
+    }
+    let args: Vec<&GenericArgument> = match &last.arguments {
+        PathArguments::None => Vec::new(),
+        PathArguments::AngleBracketed(a) => a.args.iter().collect(),
+        PathArguments::Parenthesized(_) => return false,
+    };
+    match (types, &args[..]) {
+        ([one], [GenericArgument::Type(arg)]) => same_type(one, arg),
+        ([_], _) => false,
+        (_, []) => true,
+        (_, [GenericArgument::Type(arg)]) => last_ident(arg).is_some_and(|i| i == "AnyError"),
+        _ => false,
+    }
+}
+
+fn same_type(a: &Type, b: &Type) -> bool {
+    if type_name(peel(a)) == type_name(peel(b)) {
+        return true;
+    }
+    match (peel(a), peel(b)) {
+        (Type::Path(a), Type::Path(b)) => match (a.path.segments.last(), b.path.segments.last()) {
+            (Some(a), Some(b)) => type_name(a) == type_name(b),
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+fn last_ident(ty: &Type) -> Option<&Ident> {
+    match peel(ty) {
+        Type::Path(p) => p.path.segments.last().map(|s| &s.ident),
+        _ => None,
+    }
+}
