@@ -109,8 +109,8 @@ impl ErrorGroup {
                 pending: members.into_iter(),
             }
         }
-        fn side(message: &Cow<'static, str>, members: Vec<Member>) -> Option<ErrorGroup> {
-            (!members.is_empty()).then(|| ErrorGroup::from_parts(message.clone(), members))
+        fn side(message: Cow<'static, str>, members: Vec<Member>) -> Option<ErrorGroup> {
+            (!members.is_empty()).then(|| ErrorGroup::from_parts(message, members))
         }
 
         let mut stack = vec![frame(&mut self)];
@@ -129,8 +129,8 @@ impl ErrorGroup {
                 }
                 None => {
                     let done = stack.pop().expect("the loop holds a frame");
-                    let matched = side(&done.message, done.matched);
-                    let rest = side(&done.message, done.rest);
+                    let matched = side(done.message.clone(), done.matched);
+                    let rest = side(done.message, done.rest);
                     match stack.last_mut() {
                         Some(parent) => {
                             parent.matched.extend(matched.map(Member::Group));

@@ -938,8 +938,11 @@ fn locals_intake<'env>(
 
 /// The readiness signal handed to a child started with [`TaskGroup::start`].
 pub struct Ready<V> {
-    slot: Arc<Mutex<Option<tokio::sync::oneshot::Sender<Result<V, StartError>>>>>,
+    slot: ReadySlot<V>,
 }
+
+/// Where `start` waits for the child's readiness value; taken by the first signal.
+type ReadySlot<V> = Arc<Mutex<Option<tokio::sync::oneshot::Sender<Result<V, StartError>>>>>;
 
 impl<V> Ready<V> {
     /// Signals readiness: `start` returns `value`. Only the first call counts.

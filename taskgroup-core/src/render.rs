@@ -55,7 +55,7 @@ impl Printer<'_, '_> {
         ))?;
         let shown = count.min(MAX_GROUP_WIDTH + 1);
         self.need_close = false;
-        for i in 0..shown {
+        for (i, member) in members.iter().enumerate().take(shown) {
             let last = i + 1 == shown;
             if last {
                 self.need_close = true;
@@ -75,7 +75,7 @@ impl Printer<'_, '_> {
                 let plural = if more == 1 { "" } else { "s" };
                 self.emit(format_args!("and {more} more exception{plural}"))?;
             } else {
-                self.member(&members[i])?;
+                self.member(member)?;
             }
             if last && self.need_close {
                 self.indent()?;
