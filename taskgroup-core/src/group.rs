@@ -671,15 +671,18 @@ impl<'env> TaskGroup<'env> {
     ///
     /// let mut hits = 0;
     /// let names = vec!["a".to_string(), "b".to_string()];
-    /// let tg = TaskGroup::new();
-    /// tg.run(async {
-    ///     tg.spawn_local(async {
-    ///         hits += names.len(); // borrows `names`, mutates `hits`
-    ///     });
-    ///     Ok::<_, Member>(())
-    /// })
-    /// .await
-    /// .unwrap();
+    /// {
+    ///     // The group holds its borrows until it is dropped, as `task_group!`'s block does.
+    ///     let tg = TaskGroup::new();
+    ///     tg.run(async {
+    ///         tg.spawn_local(async {
+    ///             hits += names.len(); // borrows `names`, mutates `hits`
+    ///         });
+    ///         Ok::<_, Member>(())
+    ///     })
+    ///     .await
+    ///     .unwrap();
+    /// }
     /// assert_eq!(hits, 2);
     /// # }
     /// ```
