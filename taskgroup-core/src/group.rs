@@ -359,6 +359,11 @@ impl Shared {
             waker_slot: None,
         };
         let child = run_child(future, guard, name.clone());
+        #[cfg(feature = "tracing")]
+        let child = tracing::Instrument::instrument(
+            child,
+            tracing::info_span!("taskgroup.task", name = name.as_deref().unwrap_or("")),
+        );
         if let Some(limiter) = &self.limiter {
             let mut limiter = lock(limiter);
             if limiter.running == limiter.limit {
@@ -482,6 +487,8 @@ fn settle<T>(
             shared.succeed();
         }
         Ending::Failed(mut member) => {
+            #[cfg(feature = "tracing")]
+            tracing::warn!(error = %member, error_type = member.type_name(), "task failed");
             member.tag_task(&info());
             cell.complete(Err(TaskError::Failed {
                 type_name: member.type_name(),
@@ -490,6 +497,8 @@ fn settle<T>(
             shared.fail(member);
         }
         Ending::Panicked(panic) => {
+            #[cfg(feature = "tracing")]
+            tracing::error!(panic = panic.message(), "task panicked");
             cell.complete(Err(TaskError::Panicked(panic.message().to_owned())));
             let mut leaf = Leaf::new(panic);
             leaf.set_task(&info());
@@ -821,7 +830,7 @@ impl<'env> TaskGroup<'env> {
         let mut grace: Pin<&mut Option<Sleep>> = pin!(None);
         let mut locals: ReadySet<dyn Future<Output = ()> + Send + 'env> = ReadySet::default();
 
-        std::future::poll_fn(|cx| {
+        let scope = std::future::poll_fn(|cx| {
             shared.register_scope(cx);
             if let Some(sleep) = deadline.as_mut().as_pin_mut() {
                 if sleep.poll(cx).is_ready() {
@@ -888,14 +897,25 @@ impl<'env> TaskGroup<'env> {
             } else {
                 Poll::Pending
             }
-        })
-        .await;
+        });
+        #[cfg(feature = "tracing")]
+        let scope = tracing::Instrument::instrument(
+            scope,
+            tracing::info_span!(
+                "taskgroup.group",
+                name = shared.config.name.as_deref().unwrap_or(""),
+                policy = ?shared.config.policy,
+            ),
+        );
+        scope.await;
 
         if let Some(payload) = body_panic {
             std::panic::resume_unwind(payload);
         }
         let mut members = mem::take(&mut *lock(&shared.failures));
         let reason = shared.stop_reason();
+        #[cfg(feature = "tracing")]
+        tracing::debug!(failures = members.len(), reason = ?reason, "task group closed");
         if reason == Stop::Won {
             members.clear();
         }
