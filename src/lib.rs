@@ -222,11 +222,19 @@ pub mod __private {
         leaf.is::<E>()
     }
 
-    /// The split of a handler for one type, with the same [`ClauseType`] bound.
-    #[inline]
-    pub fn split_one<E: ClauseType>(
-        group: ErrorGroup,
-    ) -> (Option<ErrorGroup<E>>, Option<ErrorGroup>) {
-        group.split::<E>()
+    /// The typed view of the group a one-type handler matched. Given other leaves too (only
+    /// if `Handler::handle` is called by hand), raises them all back instead, without running.
+    pub fn typed<E: ClauseType>(group: ErrorGroup) -> Result<ErrorGroup<E>, Member> {
+        match group.split::<E>() {
+            (Some(typed), None) => Ok(typed),
+            (matched, rest) => {
+                let matched = matched.map(|m| Member::Group(m.into_untyped()));
+                let members = matched.into_iter().chain(rest.map(Member::Group)).collect();
+                Err(match ErrorGroup::new("", members) {
+                    Ok(group) => Member::Group(group),
+                    Err(empty) => Member::Leaf(Leaf::new(empty)),
+                })
+            }
+        }
     }
 }

@@ -148,23 +148,22 @@ impl<E: Into<Member>> ClauseOutput for Result<(), E> {
 /// name works in a `task_group!` clause (`except* on_value,`), with [`except_star`], and with
 /// [`ExceptStar::handle`]; the fn itself stays callable.
 ///
-/// Implementing it by hand is possible: [`split`](Handler::split) chooses the leaves,
-/// [`handle`](Handler::handle) runs on them once.
+/// Implementing it by hand is possible: [`matches`](Handler::matches) chooses the leaves,
+/// [`handle`](Handler::handle) runs once on the group of the chosen leaves.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not an `except*` handler",
     label = "not made by `#[except_star(...)]`",
     note = "put `#[except_star(ErrorType)]` on an `async fn` to make a handler, or match a type inline with `except* ErrorType as eg => ...`"
 )]
 pub trait Handler {
-    /// The group the handler takes: `ErrorGroup<E>` when it matches one type, `ErrorGroup`
-    /// when it matches several.
-    type Group;
+    /// Whether the handler takes this leaf.
+    fn matches(leaf: &Leaf) -> bool;
 
-    /// Splits the matching leaves off `group`: (matched, rest), as [`ErrorGroup::split`].
-    fn split(group: ErrorGroup) -> (Option<Self::Group>, Option<ErrorGroup>);
-
-    /// Runs the handler on its matched group; `Err` is what it raised.
-    fn handle(group: Self::Group) -> impl Future<Output = Result<(), Member>>;
+    /// Runs the handler on the group of the leaves it matched (as
+    /// [`split_by`](ErrorGroup::split_by)`(Self::matches)` leaves them); `Err` is what it raised.
+    /// A handler made by `#[except_star]` given leaves it does not match raises the whole
+    /// group back without running.
+    fn handle(group: ErrorGroup) -> impl Future<Output = Result<(), Member>>;
 }
 
 /// Applies one [`Handler`] to a scope's result, as a `try` with a single `except*` clause.
@@ -172,17 +171,16 @@ pub trait Handler {
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
 /// use std::future::Future;
-/// use taskgroup_core::{ErrorGroup, Handler, Member, Outcome, except_star};
+/// use taskgroup_core::{ErrorGroup, Handler, Leaf, Member, except_star};
 ///
-/// // What `#[except_star(std::fmt::Error)]` generates, written by hand.
+/// // A handler written by hand; `#[except_star(std::fmt::Error)]` makes the same from a fn.
 /// #[allow(non_camel_case_types)]
 /// struct on_fmt {}
 /// impl Handler for on_fmt {
-///     type Group = ErrorGroup<std::fmt::Error>;
-///     fn split(group: ErrorGroup) -> (Option<Self::Group>, Option<ErrorGroup>) {
-///         group.split::<std::fmt::Error>()
+///     fn matches(leaf: &Leaf) -> bool {
+///         leaf.is::<std::fmt::Error>()
 ///     }
-///     fn handle(group: Self::Group) -> impl Future<Output = Result<(), Member>> {
+///     fn handle(group: ErrorGroup) -> impl Future<Output = Result<(), Member>> {
 ///         async move { assert_eq!(group.len(), 1); Ok(()) }
 ///     }
 /// }
@@ -267,13 +265,6 @@ impl ExceptStar {
         matched
     }
 
-    /// Takes the leaves that handler `H` matches.
-    pub fn take_for<H: Handler>(&mut self) -> Option<H::Group> {
-        let (matched, rest) = H::split(self.rest.take()?);
-        self.rest = rest;
-        matched
-    }
-
     /// Records an error a clause raised; later clauses will not see it.
     pub fn raise(&mut self, error: impl Into<Member>) {
         self.raised.push(error.into());
@@ -288,7 +279,7 @@ impl ExceptStar {
 
     /// Runs handler `H` as the next clause: on its matching leaves, if there are any.
     pub async fn handle<H: Handler>(&mut self) {
-        if let Some(group) = self.take_for::<H>() {
+        if let Some(group) = self.take_by(H::matches) {
             let result = H::handle(group).await;
             self.record(result);
         }

@@ -45,7 +45,7 @@ fn private_ident(name: &str) -> Ident {
 ///     let result = {
 ///         let task_group = TaskGroup::builder().option(value)....build();
 ///         let tg = &task_group;
-///         let result = task_group.run(async { Ok::<_, Member>(body) }).await;
+///         let result = task_group.run(async { let value = body; Ok::<_, Member>(value) }).await;
 ///         result
 ///     };
 ///     result                                   // without clauses: Result<R, ErrorGroup>
@@ -66,13 +66,15 @@ fn scope_tokens(scope: &Scope) -> TokenStream {
     };
     let handle = &scope.handle;
     let body = &scope.body;
+    let value = private_ident("value");
     let run = quote! {
         let #result = {
             let #group = #builder;
             let #handle = &#group;
             let #result = #group
                 .run(async {
-                    ::core::result::Result::Ok::<_, ::taskgroup::__private::Member>(#body)
+                    let #value = #body;
+                    ::core::result::Result::Ok::<_, ::taskgroup::__private::Member>(#value)
                 })
                 .await;
             #result
@@ -83,7 +85,6 @@ fn scope_tokens(scope: &Scope) -> TokenStream {
     }
 
     let clauses = private_ident("clauses");
-    let value = private_ident("value");
     let failed = private_ident("failed");
     let each = scope.clauses.iter().map(|c| clause_tokens(c, &clauses));
     quote!({
@@ -126,11 +127,16 @@ fn clause_tokens(clause: &CheckedClause, clauses: &Ident) -> TokenStream {
         None => quote!(_),
     };
     let raised = private_ident("raised");
+    let value = private_ident("value");
     let run =
-        quote_spanned!(body.span()=> ::taskgroup::__private::ClauseOutput::into_raised(#body));
+        quote_spanned!(body.span()=> ::taskgroup::__private::ClauseOutput::into_raised(#value));
     quote! {
         if let ::core::option::Option::Some(#binding) = #take {
-            let #raised = async { #run }.await;
+            let #raised = async {
+                let #value = #body;
+                #run
+            }
+            .await;
             #clauses.record(#raised);
         }
     }
@@ -151,34 +157,27 @@ fn any_of(types: &[Type], leaf: &Ident) -> TokenStream {
 /// ```text
 /// async fn on_value(eg: ErrorGroup<ValueError>) { ... }      // as written
 /// struct on_value {}                                          // type namespace only
-/// impl Handler for on_value { type Group; fn split; fn handle }
+/// impl Handler for on_value { fn matches; fn handle }
 /// ```
+/// The impl names the listed types only inside fn bodies, so that private error types stay
+/// private (an associated type would have to be as visible as the struct).
 fn handler_tokens(handler: &HandlerFn) -> TokenStream {
     let item = &handler.item;
     let vis = &item.vis;
     let name = &item.sig.ident;
-    let error_group = quote!(::taskgroup::__private::ErrorGroup);
     let group = private_ident("group");
-    let (group_type, split) = match &handler.types[..] {
-        [ty] => (
-            quote!(#error_group<#ty>),
-            quote_spanned!(ty.span()=> ::taskgroup::__private::split_one::<#ty>(#group)),
-        ),
-        types => {
-            let leaf = private_ident("leaf");
-            let tests = any_of(types, &leaf);
-            (
-                quote!(#error_group),
-                quote!(#group.split_by(|#leaf| #tests)),
-            )
-        }
+    let leaf = private_ident("leaf");
+    let matches = any_of(&handler.types, &leaf);
+    let argument = match &handler.types[..] {
+        [ty] => quote_spanned!(ty.span()=> ::taskgroup::__private::typed::<#ty>(#group)?),
+        _ => quote!(#group),
     };
     let output_span = match &item.sig.output {
         ReturnType::Default => name.span(),
         ReturnType::Type(_, ty) => ty.span(),
     };
     let call = quote_spanned!(output_span=>
-        ::taskgroup::__private::ClauseOutput::into_raised(#name(#group).await)
+        ::taskgroup::__private::ClauseOutput::into_raised(#name(#argument).await)
     );
     quote! {
         #item
@@ -188,19 +187,12 @@ fn handler_tokens(handler: &HandlerFn) -> TokenStream {
         #vis struct #name {}
 
         impl ::taskgroup::__private::Handler for #name {
-            type Group = #group_type;
-
-            fn split(
-                #group: #error_group,
-            ) -> (
-                ::core::option::Option<Self::Group>,
-                ::core::option::Option<#error_group>,
-            ) {
-                #split
+            fn matches(#leaf: &::taskgroup::__private::Leaf) -> bool {
+                #matches
             }
 
             fn handle(
-                #group: Self::Group,
+                #group: ::taskgroup::__private::ErrorGroup,
             ) -> impl ::core::future::Future<
                 Output = ::core::result::Result<(), ::taskgroup::__private::Member>,
             > {

@@ -36,19 +36,12 @@ pub(crate) fn except_star(error: syn::Error, item: &syn::ItemFn) -> TokenStream 
         #vis struct #name {}
 
         impl ::taskgroup::__private::Handler for #name {
-            type Group = ::taskgroup::__private::ErrorGroup;
-
-            fn split(
-                group: ::taskgroup::__private::ErrorGroup,
-            ) -> (
-                ::core::option::Option<Self::Group>,
-                ::core::option::Option<::taskgroup::__private::ErrorGroup>,
-            ) {
-                (::core::option::Option::None, ::core::option::Option::Some(group))
+            fn matches(_: &::taskgroup::__private::Leaf) -> bool {
+                false
             }
 
             fn handle(
-                _: Self::Group,
+                _: ::taskgroup::__private::ErrorGroup,
             ) -> impl ::core::future::Future<
                 Output = ::core::result::Result<(), ::taskgroup::__private::Member>,
             > {

@@ -89,20 +89,33 @@ pub(crate) fn task_group(input: TaskGroupInput, errors: &mut Errors) -> Scope {
                 body,
             } => {
                 let mut ok = true;
+                let mut in_clause = HashSet::new();
                 for ty in &types {
                     ok &= error_type(ty, errors);
                     let name = type_name(ty);
-                    if !seen.insert(name.clone()) {
+                    if !in_clause.insert(name.clone()) {
                         ok = false;
                         errors.push(syn::Error::new_spanned(
                             ty,
-                            format!(
-                                "`{name}` is listed twice: a leaf goes to the first clause that \
-                                 matches it, so this one would never see it; remove it"
-                            ),
+                            format!("`{name}` is listed twice in this clause: remove one"),
                         ));
                     }
                 }
+                // A clause all of whose types an earlier clause takes would never run.
+                if ok && in_clause.iter().all(|name| seen.contains(name)) {
+                    ok = false;
+                    let names: Vec<String> = types.iter().map(|ty| type_name(ty)).collect();
+                    errors.push(syn::Error::new_spanned(
+                        &types[0],
+                        format!(
+                            "this clause would never run: earlier clauses already take every \
+                             `{}` (a leaf goes to the first clause that matches it); remove \
+                             this clause or merge it into the earlier one",
+                            names.join(" | ")
+                        ),
+                    ));
+                }
+                seen.extend(in_clause);
                 if !ok {
                     continue;
                 }
@@ -156,7 +169,7 @@ fn options_to_calls(options: Vec<OptionArg>, errors: &mut Errors) -> Vec<Builder
             ));
             continue;
         }
-        if seen.iter().any(|k| *k == key) {
+        if seen.contains(&key) {
             errors.push(syn::Error::new(
                 key.span(),
                 format!("`{name}` is given twice: keep one `{name} = ...`"),
@@ -194,9 +207,9 @@ fn options_to_calls(options: Vec<OptionArg>, errors: &mut Errors) -> Vec<Builder
                     ));
                     continue;
                 }
-                value.into_token_stream()
+                unparenthesized(&value).into_token_stream()
             }
-            _ => value.into_token_stream(),
+            _ => unparenthesized(&value).into_token_stream(),
         };
         seen.push(key.clone());
         calls.push(BuilderCall { method: key, arg });
@@ -207,7 +220,7 @@ fn options_to_calls(options: Vec<OptionArg>, errors: &mut Errors) -> Vec<Builder
 /// `fail_fast`, `wait_all`, `first_ok`, or any non-identifier expression of type `Policy`.
 fn policy(value: &Expr) -> syn::Result<TokenStream> {
     let Some(ident) = bare_ident(value) else {
-        return Ok(value.into_token_stream());
+        return Ok(unparenthesized(value).into_token_stream());
     };
     let variant = match ident.to_string().as_str() {
         "fail_fast" => "FailFast",
@@ -229,6 +242,14 @@ fn policy(value: &Expr) -> syn::Result<TokenStream> {
     };
     let variant = Ident::new(variant, ident.span());
     Ok(quote_spanned!(ident.span()=> ::taskgroup::__private::Policy::#variant))
+}
+
+/// `(expr)` as `expr`, so that the builder call `.policy(expr)` draws no `unused_parens`.
+fn unparenthesized(value: &Expr) -> &Expr {
+    match value {
+        Expr::Paren(p) if p.attrs.is_empty() => unparenthesized(&p.expr),
+        other => other,
+    }
 }
 
 fn bare_ident(value: &Expr) -> Option<&Ident> {
