@@ -15,12 +15,13 @@
 //! requests), each naming its URL, and the exit code is then 1. Bad arguments exit with 2.
 
 use std::fmt::{self, Write as _};
+use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use taskgroup::{ErrorGroup, Member, Policy, Task, TaskGroup};
+use taskgroup::{ErrorGroup, Member, Ready, Task, task_group};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -132,21 +133,19 @@ async fn get_comment_data(base: Arc<str>, comment_id: u32) -> Result<CommentData
 /// Fetches everything in one group and prints it; returns the exit code.
 async fn fetch_and_print(base: Arc<str>) -> ExitCode {
     println!("Starting parallel API fetches...");
-    let tg = TaskGroup::builder().policy(Policy::WaitAll).build();
-    let fetched = tg
-        .run(async {
-            let users: Vec<Task<UserData>> = (1..=3)
-                .map(|i| tg.spawn(get_user_data(base.clone(), i)))
-                .collect();
-            let posts: Vec<Task<PostData>> = (1..=3)
-                .map(|i| tg.spawn(get_post_data(base.clone(), i)))
-                .collect();
-            let comments: Vec<Task<CommentData>> = (1..=3)
-                .map(|i| tg.spawn(get_comment_data(base.clone(), i)))
-                .collect();
-            Ok::<_, Member>((users, posts, comments))
-        })
-        .await;
+    // wait_all: a failed request does not cancel the others, so every failure is reported.
+    let fetched = task_group!(policy = wait_all; |tg| {
+        let users: Vec<Task<UserData>> = (1..=3)
+            .map(|i| tg.spawn(get_user_data(base.clone(), i)))
+            .collect();
+        let posts: Vec<Task<PostData>> = (1..=3)
+            .map(|i| tg.spawn(get_post_data(base.clone(), i)))
+            .collect();
+        let comments: Vec<Task<CommentData>> = (1..=3)
+            .map(|i| tg.spawn(get_comment_data(base.clone(), i)))
+            .collect();
+        (users, posts, comments)
+    });
     match fetched {
         Ok((users, posts, comments)) => {
             print_results("Users fetched:", users);
@@ -184,13 +183,23 @@ fn print_errors(eg: &ErrorGroup) {
 
 impl fmt::Display for UserData {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{{'user_id': {}, 'name': {}}}", self.user_id, py_repr(&self.name))
+        write!(
+            f,
+            "{{'user_id': {}, 'name': {}}}",
+            self.user_id,
+            py_repr(&self.name)
+        )
     }
 }
 
 impl fmt::Display for PostData {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{{'post_id': {}, 'title': {}}}", self.post_id, py_repr(&self.title))
+        write!(
+            f,
+            "{{'post_id': {}, 'title': {}}}",
+            self.post_id,
+            py_repr(&self.title)
+        )
     }
 }
 
@@ -288,20 +297,22 @@ fn sample_record(path: &str) -> Option<Value> {
     Some(record)
 }
 
-/// Accepts connections until cancelled; each is answered by a child of the server's own group,
-/// so cancelling the server cancels the connections it is still answering.
-async fn serve(listener: TcpListener) -> Result<(), ErrorGroup> {
-    let connections = TaskGroup::new();
-    connections
-        .run(async {
-            loop {
-                let (stream, _) = listener.accept().await?;
-                connections.spawn(answer(stream));
-            }
-            #[allow(unreachable_code)]
-            Ok::<(), Member>(())
-        })
-        .await
+/// Binds 127.0.0.1 on a free port, reports the address through `ready`, then serves until
+/// cancelled. Each connection is answered by a child of the server's own group, so cancelling
+/// the server cancels the connections it is still answering.
+async fn serve_on_loopback(ready: Ready<SocketAddr>) -> Result<(), Member> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    ready.started(listener.local_addr()?);
+    // The accept loop never ends by itself (only by an error or by cancellation), so the
+    // scope's success value is unreachable.
+    #[allow(unreachable_code)]
+    let () = task_group!(|connections| {
+        loop {
+            let (stream, _) = listener.accept().await?;
+            connections.spawn(answer(stream));
+        }
+    })?;
+    Ok(())
 }
 
 /// Answers one request: `GET /kind/id` with the record, anything else with 404. A connection
@@ -384,33 +395,17 @@ async fn main() -> ExitCode {
     }
 
     // The sample server runs beside the fetches, in one group, and is cancelled when they end.
-    let listener = match TcpListener::bind("127.0.0.1:0").await {
-        Ok(listener) => listener,
-        Err(e) => {
-            eprintln!("error: cannot start the sample server on 127.0.0.1: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let base: Arc<str> = match listener.local_addr() {
-        Ok(addr) => format!("http://{addr}").into(),
-        Err(e) => {
-            eprintln!("error: the sample server has no address: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let program = TaskGroup::new();
-    let outcome = program
-        .run(async {
-            program.spawn(serve(listener));
-            let code = fetch_and_print(base).await;
-            program.cancel();
-            Ok::<_, Member>(code)
-        })
-        .await;
+    let outcome = task_group!(|program| {
+        // Trio's `start`: wait until the server has bound its port, and learn which.
+        let addr = program.start(serve_on_loopback).await?;
+        let code = fetch_and_print(format!("http://{addr}").into()).await;
+        program.cancel(); // stops the server; the scope still returns `code`
+        code
+    });
     match outcome {
         Ok(code) => code,
         Err(eg) => {
-            eprintln!("error: the sample server failed: {eg:#}");
+            eprintln!("error: the sample server failed:\n{eg:#}");
             ExitCode::FAILURE
         }
     }

@@ -1,0 +1,571 @@
+//! Runs every example binary and checks what it prints.
+//!
+//! - The seed programs print exactly what CPython 3.11.7 printed (`tests/golden/`).
+//! - Their `--seed-narrative` sections show what the tutorial describes.
+//! - The API fetcher prints its results from its own server, reports every failed request
+//!   from a server that answers badly or not at all, and refuses bad arguments with exit 2.
+//! - The tour runs to the end.
+//!
+//! The examples sleep for real (up to two seconds, as the Python programs do), so each test
+//! runs its examples in parallel threads. The binaries are built once per run with
+//! `cargo build --examples` (fresh binaries take cargo well under a second to confirm).
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::OnceLock;
+use std::sync::mpsc;
+use std::thread;
+use std::time::Duration;
+
+/// The ten seed programs; each has `tests/golden/NAME.expected.txt`.
+const SEED_PROGRAMS: [&str; 10] = [
+    "basic_taskgroup_patterns",
+    "quick_taskgroup_example",
+    "taskgroup_except_star",
+    "taskgroup_exception_handling",
+    "taskgroup_manual_cancel",
+    "taskgroup_multiple_exceptions",
+    "taskgroup_nested_errors",
+    "taskgroup_nesting",
+    "taskgroup_spawning_demo",
+    "taskgroup_timeout",
+];
+
+/// An example that has not finished by then is hung: it is killed and the test fails.
+const EXAMPLE_TIMEOUT: Duration = Duration::from_secs(60);
+
+// ---------------------------------------------------------------------------------------------
+// Running examples
+
+/// `target/<profile>`: the test executable is `target/<profile>/deps/examples-<hash>`.
+fn profile_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test executable's path");
+    exe.parent()
+        .and_then(|deps| deps.parent())
+        .expect("the test executable lives in target/<profile>/deps")
+        .to_path_buf()
+}
+
+/// Builds the examples once per test run, so that no test runs a stale binary (`cargo test
+/// --test examples` alone does not build examples).
+fn build_examples() {
+    static BUILT: OnceLock<Result<(), String>> = OnceLock::new();
+    let built = BUILT.get_or_init(|| {
+        let mut cargo = Command::new(env!("CARGO"));
+        cargo
+            .args(["build", "--examples", "--quiet", "--manifest-path"])
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"));
+        if profile_dir().ends_with("release") {
+            cargo.arg("--release");
+        }
+        match cargo.output() {
+            Ok(out) if out.status.success() => Ok(()),
+            Ok(out) => Err(format!(
+                "`cargo build --examples` failed ({}):\n{}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            )),
+            Err(e) => Err(format!("cannot run cargo ({}): {e}", env!("CARGO"))),
+        }
+    });
+    if let Err(message) = built {
+        panic!("{message}");
+    }
+}
+
+fn example_binary(name: &str) -> PathBuf {
+    build_examples();
+    let path = profile_dir()
+        .join("examples")
+        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        path.is_file(),
+        "example binary {} is missing: build it with `cargo build --example {name}`",
+        path.display()
+    );
+    path
+}
+
+/// What an example did.
+struct Run {
+    name: String,
+    status: ExitStatus,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn lines(&self) -> Vec<&str> {
+        self.stdout.lines().collect()
+    }
+
+    fn context(&self) -> String {
+        format!(
+            "example `{}` ({})\n--- stdout\n{}--- stderr\n{}",
+            self.name, self.status, self.stdout, self.stderr
+        )
+    }
+}
+
+/// Runs one example to the end (killing it after [`EXAMPLE_TIMEOUT`]).
+fn run_example(name: &str, args: &[&str]) -> Run {
+    let path = example_binary(name);
+    let mut child = Command::new(&path)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {}: {e}", path.display()));
+    let mut stdout = child.stdout.take().expect("piped stdout");
+    let mut stderr = child.stderr.take().expect("piped stderr");
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stdout.read_to_string(&mut text);
+        let _ = tx.send(text);
+    });
+    let stderr = thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text);
+        text
+    });
+    // The example's stdout closes when it exits.
+    let stdout = match rx.recv_timeout(EXAMPLE_TIMEOUT) {
+        Ok(text) => text,
+        Err(_) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("example `{name}` did not finish within {EXAMPLE_TIMEOUT:?}; killed it");
+        }
+    };
+    let status = child.wait().expect("wait for the example");
+    Run {
+        name: name.to_owned(),
+        status,
+        stdout,
+        stderr: stderr.join().unwrap_or_default(),
+    }
+}
+
+/// Runs several examples at once, each in its own thread; results in the order given.
+fn run_all(runs: &[(&str, &[&str])]) -> Vec<Run> {
+    thread::scope(|s| {
+        let handles: Vec<_> = runs
+            .iter()
+            .map(|&(name, args)| s.spawn(move || run_example(name, args)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    })
+}
+
+fn golden(name: &str) -> String {
+    let path = format!(
+        "{}/tests/golden/{name}.expected.txt",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {path}: {e}"))
+}
+
+/// Whether `actual` matches the golden line: exactly, or for the spawning demo's
+/// `Task N slept for X.Ys`, with the seconds within 0.1 of CPython's.
+fn line_matches(name: &str, expected: &str, actual: &str) -> bool {
+    if expected == actual {
+        return true;
+    }
+    if name != "taskgroup_spawning_demo" {
+        return false;
+    }
+    fn split(line: &str) -> Option<(&str, f64)> {
+        let (head, secs) = line.rsplit_once(' ')?;
+        Some((head, secs.strip_suffix('s')?.parse().ok()?))
+    }
+    match (split(expected), split(actual)) {
+        (Some((h1, s1)), Some((h2, s2))) => h1 == h2 && (s1 - s2).abs() <= 0.1 + 1e-9,
+        _ => false,
+    }
+}
+
+/// What is wrong with `run` compared with its golden file, if anything.
+fn golden_mismatch(run: &Run) -> Option<String> {
+    let expected = golden(&run.name);
+    let expected: Vec<&str> = expected.lines().collect();
+    let actual = run.lines();
+    let same = run.status.success()
+        && expected.len() == actual.len()
+        && expected
+            .iter()
+            .zip(&actual)
+            .all(|(e, a)| line_matches(&run.name, e, a));
+    (!same).then(|| {
+        format!(
+            "{}--- expected (CPython)\n{}\n",
+            run.context(),
+            expected.join("\n")
+        )
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// The seed programs
+
+#[test]
+fn seed_programs_print_what_cpython_printed() {
+    let runs: Vec<(&str, &[&str])> = SEED_PROGRAMS.iter().map(|&n| (n, &[][..])).collect();
+    let failures: Vec<String> = run_all(&runs).iter().filter_map(golden_mismatch).collect();
+    assert!(
+        failures.is_empty(),
+        "{} of {} examples differ from CPython:\n\n{}",
+        failures.len(),
+        SEED_PROGRAMS.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn every_seed_program_has_a_golden_file() {
+    for name in SEED_PROGRAMS {
+        assert!(!golden(name).is_empty(), "{name}: empty golden file");
+    }
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden");
+    let on_disk: BTreeSet<String> = std::fs::read_dir(dir)
+        .expect("tests/golden")
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter_map(|f| f.strip_suffix(".expected.txt").map(str::to_owned))
+        .collect();
+    let listed: BTreeSet<String> = SEED_PROGRAMS.iter().map(|s| s.to_string()).collect();
+    assert_eq!(on_disk, listed, "tests/golden and SEED_PROGRAMS disagree");
+}
+
+#[test]
+fn the_spawning_demo_tolerance_is_a_tenth_of_a_second() {
+    let name = "taskgroup_spawning_demo";
+    assert!(line_matches(
+        name,
+        "Task 1 slept for 0.6s",
+        "Task 1 slept for 0.7s"
+    ));
+    assert!(line_matches(
+        name,
+        "Task 1 slept for 0.6s",
+        "Task 1 slept for 0.5s"
+    ));
+    assert!(!line_matches(
+        name,
+        "Task 1 slept for 0.6s",
+        "Task 1 slept for 0.8s"
+    ));
+    assert!(!line_matches(
+        name,
+        "Task 1 slept for 0.6s",
+        "Task 2 slept for 0.6s"
+    ));
+    assert!(!line_matches("taskgroup_nesting", "a 0.6s", "a 0.7s"));
+}
+
+/// With `--seed-narrative`, each example whose tutorial text is wrong first prints CPython's
+/// output unchanged, then what the tutorial describes.
+#[test]
+fn seed_narratives_show_what_the_tutorial_describes() {
+    let flag: &[&str] = &["--seed-narrative"];
+    let names = [
+        "taskgroup_multiple_exceptions",
+        "taskgroup_except_star",
+        "taskgroup_manual_cancel",
+        "taskgroup_exception_handling",
+        "taskgroup_nested_errors",
+    ];
+    let runs: Vec<(&str, &[&str])> = names.iter().map(|&n| (n, flag)).collect();
+    let runs = run_all(&runs);
+    for run in &runs {
+        assert!(run.status.success(), "{}", run.context());
+        let golden = golden(&run.name);
+        let expected = golden.lines().count();
+        let lines = run.lines();
+        assert!(lines.len() > expected, "no narrative:\n{}", run.context());
+        // The CPython part comes first, unchanged.
+        for (e, a) in golden.lines().zip(&lines) {
+            assert_eq!(e, *a, "{}", run.context());
+        }
+    }
+    let has = |run: &Run, line: &str| {
+        assert!(
+            run.lines().contains(&line),
+            "missing line {line:?}\n{}",
+            run.context()
+        );
+    };
+    // 1: three failures collected, in completion order, with `policy = wait_all`.
+    let tail: Vec<&str> = runs[0].lines().into_iter().rev().take(4).rev().collect();
+    assert_eq!(
+        tail,
+        [
+            "Caught 3 exceptions:",
+            "  Task 3 failed",
+            "  Task 1 failed",
+            "  Task 2 failed"
+        ],
+        "{}",
+        runs[0].context()
+    );
+    // 2: both except* clauses run.
+    has(
+        &runs[1],
+        "Handled TypeError: unhandled errors in a TaskGroup (1 sub-exception)",
+    );
+    // 3: cancelled tasks are not errors: each handle says it was cancelled.
+    has(&runs[2], "Task 0: task was cancelled");
+    // 4: reliable_task completes only when failures do not cancel siblings.
+    has(
+        &runs[3],
+        "reliable_task with policy = fail_fast: task was cancelled",
+    );
+    has(&runs[3], "reliable_task with policy = wait_all: Success");
+    // 5: what the group holds.
+    // 5: the parent's group holds the child's group, which holds the error.
+    let tree: Vec<&str> = runs[4].lines().into_iter().map(str::trim).collect();
+    let outer = tree
+        .iter()
+        .position(|l| l.starts_with("| ErrorGroup: unhandled errors"));
+    let leaf = tree
+        .iter()
+        .position(|l| *l == "| RuntimeError: Subtask failed");
+    assert!(
+        matches!((outer, leaf), (Some(o), Some(l)) if l > o + 2),
+        "{}",
+        runs[4].context()
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// The parallel API fetcher
+
+const FETCHER: &str = "parallel_api_fetcher";
+
+#[test]
+fn fetcher_prints_everything_from_its_own_server() {
+    let run = run_example(FETCHER, &[]);
+    assert!(run.status.success(), "{}", run.context());
+    let lines = run.lines();
+    assert_eq!(
+        lines[0],
+        "Starting parallel API fetches...",
+        "{}",
+        run.context()
+    );
+    for heading in ["Users fetched:", "Posts fetched:", "Comments fetched:"] {
+        let at = lines
+            .iter()
+            .position(|l| *l == heading)
+            .unwrap_or_else(|| panic!("no {heading:?}\n{}", run.context()));
+        assert_eq!(lines[at - 1], "", "a blank line before {heading:?}");
+        assert_eq!(lines[at + 1..at + 4].len(), 3);
+    }
+    assert!(lines.contains(&"  {'user_id': 2, 'name': 'Ervin Howell'}"));
+    assert!(lines.contains(&"  {'post_id': 2, 'title': 'qui est esse'}"));
+    assert!(lines.contains(
+        &"  {'comment_id': 3, 'body': 'quia molestiae reprehenderit quasi aspernatur\\naut '}"
+    ));
+    assert_eq!(lines.len(), 1 + 3 * 5, "{}", run.context());
+}
+
+/// A loopback HTTP server for one test: answers `GET path` from `routes` (status line, body),
+/// 404 otherwise, one connection at a time, and stops when dropped.
+struct TestServer {
+    port: u16,
+    stop: Option<mpsc::Sender<()>>,
+    thread: Option<thread::JoinHandle<()>>,
+}
+
+impl TestServer {
+    fn start(routes: Vec<(&'static str, &'static str, &'static str)>) -> TestServer {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        let port = listener.local_addr().expect("local address").port();
+        let (stop, stopped) = mpsc::channel::<()>();
+        let thread = thread::spawn(move || {
+            // Bounded: the fetcher makes nine requests per run.
+            for stream in listener.incoming().take(64) {
+                if stopped.try_recv().is_ok() {
+                    return;
+                }
+                if let Ok(stream) = stream {
+                    Self::answer(stream, &routes);
+                }
+            }
+        });
+        TestServer {
+            port,
+            stop: Some(stop),
+            thread: Some(thread),
+        }
+    }
+
+    fn answer(stream: TcpStream, routes: &[(&str, &str, &str)]) {
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+        let mut reader = BufReader::new(&stream);
+        let mut request_line = String::new();
+        if reader.read_line(&mut request_line).is_err() {
+            return;
+        }
+        loop {
+            let mut header = String::new();
+            match reader.read_line(&mut header) {
+                Ok(0) | Err(_) => break,
+                Ok(_) if header == "\r\n" => break,
+                Ok(_) => {}
+            }
+        }
+        let path = request_line.split_whitespace().nth(1).unwrap_or("");
+        let (status, body) = routes
+            .iter()
+            .find(|(p, _, _)| *p == path)
+            .map(|&(_, status, body)| (status, body))
+            .unwrap_or(("404 Not Found", "{}"));
+        let response = format!(
+            "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        let mut stream = &stream;
+        let _ = stream.write_all(response.as_bytes());
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+            // Wake the accept loop so that it sees the stop.
+            let _ = TcpStream::connect(("127.0.0.1", self.port));
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// The error lines of a failed fetch, checked for the layout around them.
+fn fetch_errors(run: &Run) -> BTreeSet<String> {
+    assert_eq!(run.status.code(), Some(1), "{}", run.context());
+    let lines = run.lines();
+    assert_eq!(
+        lines[..2],
+        [
+            "Starting parallel API fetches...",
+            "Errors occurred during fetching:"
+        ],
+        "{}",
+        run.context()
+    );
+    lines[2..]
+        .iter()
+        .map(|l| {
+            l.strip_prefix("  ")
+                .unwrap_or_else(|| panic!("unindented error line {l:?}"))
+                .to_owned()
+        })
+        .collect()
+}
+
+#[test]
+fn fetcher_reports_each_request_a_server_answers_badly() {
+    let server = TestServer::start(vec![
+        ("/users/1", "200 OK", r#"{"id": 1, "name": "Ada"}"#),
+        ("/users/3", "200 OK", r#"{"id": 3, "name": "Grace"}"#),
+        ("/posts/1", "200 OK", r#"{"id": 1, "title": "t1"}"#),
+        ("/posts/2", "200 OK", r#"{"id": 2, "title": "t2"}"#),
+        ("/posts/3", "500 Internal Server Error", "oops"),
+        ("/comments/1", "200 OK", "{not json"),
+        ("/comments/2", "200 OK", r#"{"id": 2, "body": "b2"}"#),
+        ("/comments/3", "200 OK", r#"{"id": 3}"#),
+        // "/users/2" is missing: 404.
+    ]);
+    let base = server.url();
+    let run = run_example(FETCHER, &["--base-url", &base]);
+    let errors = fetch_errors(&run);
+    let url = |path: &str| format!("Failed to fetch {base}{path}: ");
+    let expected: BTreeSet<String> = [
+        url("/users/2") + "HTTP Error 404: Not Found",
+        url("/posts/3") + "HTTP Error 500: Internal Server Error",
+        url("/comments/1") + "bad JSON: key must be a string at line 1 column 2",
+        url("/comments/3") + "no \"body\" string in the response",
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(errors, expected, "{}", run.context());
+}
+
+#[test]
+fn fetcher_reports_every_request_when_the_server_is_down() {
+    // A port that was just free: bound, then released, so nothing listens there.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let base = format!("http://127.0.0.1:{port}");
+    let run = run_example(FETCHER, &[&format!("--base-url={base}/")]);
+    let errors = fetch_errors(&run);
+    assert_eq!(errors.len(), 9, "{}", run.context());
+    for kind in ["users", "posts", "comments"] {
+        for id in 1..=3 {
+            let prefix = format!("Failed to fetch {base}/{kind}/{id}: ");
+            assert!(
+                errors.iter().any(|e| e.starts_with(&prefix)),
+                "no error for {kind}/{id}\n{}",
+                run.context()
+            );
+        }
+    }
+}
+
+#[test]
+fn fetcher_refuses_bad_arguments_with_usage_and_exit_2() {
+    let cases: [&[&str]; 5] = [
+        &["--bogus"],
+        &["--base-url"],
+        &["--base-url", "https://example.invalid"],
+        &[
+            "--base-url",
+            "http://127.0.0.1:1",
+            "--base-url",
+            "http://127.0.0.1:2",
+        ],
+        &["extra"],
+    ];
+    for args in cases {
+        let run = run_example(FETCHER, args);
+        assert_eq!(run.status.code(), Some(2), "{args:?}\n{}", run.context());
+        assert!(run.stdout.is_empty(), "{args:?}\n{}", run.context());
+        assert!(run.stderr.contains("usage: parallel_api_fetcher"));
+        assert!(!run.stderr.contains("panicked"), "{}", run.context());
+    }
+    let help = run_example(FETCHER, &["--help"]);
+    assert!(help.status.success());
+    assert!(help.stdout.starts_with("usage: parallel_api_fetcher"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// The tour
+
+#[test]
+fn the_tour_runs_to_the_end() {
+    let run = run_example("tour", &[]);
+    assert!(run.status.success(), "{}", run.context());
+    assert!(run.stderr.is_empty(), "{}", run.context());
+    assert!(
+        run.stdout.trim_end().ends_with("End of the tour."),
+        "{}",
+        run.context()
+    );
+    let sections = run.lines().iter().filter(|l| l.starts_with("== ")).count();
+    assert_eq!(sections, 13, "{}", run.context());
+}
