@@ -240,7 +240,7 @@ fn paths<E: ?Sized>(eg: &ErrorGroup<E>) -> Vec<(usize, Vec<usize>)> {
 /// Whether any group in the tree has no member.
 fn has_empty_group<E: ?Sized>(eg: &ErrorGroup<E>) -> bool {
     eg.is_empty()
-        || eg.len() == 0
+        || eg.members().is_empty()
         || eg
             .members()
             .iter()
@@ -469,13 +469,15 @@ thread_local! {
 struct On<E>(PhantomData<E>);
 
 impl<E: StdError + Send + Sync + 'static> Handler for On<E> {
-    type Group = ErrorGroup<E>;
-
-    fn split(group: ErrorGroup) -> (Option<Self::Group>, Option<ErrorGroup>) {
-        group.split::<E>()
+    fn matches(leaf: &Leaf) -> bool {
+        leaf.is::<E>()
     }
 
-    fn handle(group: Self::Group) -> impl Future<Output = Result<(), Member>> {
+    fn handle(group: ErrorGroup) -> impl Future<Output = Result<(), Member>> {
+        assert!(
+            group.leaves().all(Self::matches),
+            "given a leaf it does not match"
+        );
         HANDLED.with(|h| h.borrow_mut().extend(group.leaves().map(id_of)));
         std::future::ready(Ok(()))
     }
