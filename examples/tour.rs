@@ -376,7 +376,8 @@ async fn start() -> Result<(), ErrorGroup> {
 /// Local tasks borrow the caller's variables; they run on the scope's own task.
 async fn local_tasks() -> Result<(), ErrorGroup> {
     heading("12. Borrowing local tasks");
-    let words = vec!["structured", "concurrency"];
+    // Not `'static`: a parallel child could not borrow these.
+    let words: Vec<String> = ["structured", "concurrency"].map(String::from).into();
     let mut letters = 0;
     let mut longest = "";
     task_group!(|tg| {
@@ -384,7 +385,10 @@ async fn local_tasks() -> Result<(), ErrorGroup> {
             letters = words.iter().map(|w| w.len()).sum(); // borrows `words`, writes `letters`
         });
         tg.spawn_local(async {
-            longest = words.iter().copied().max_by_key(|w| w.len()).unwrap_or("");
+            longest = words
+                .iter()
+                .max_by_key(|w| w.len())
+                .map_or("", String::as_str);
         });
         tg.spawn(after(10, ())); // and parallel children beside them
     })?;
