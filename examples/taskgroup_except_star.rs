@@ -36,7 +36,9 @@ async fn task_succeeds() -> Result<&'static str, Infallible> {
     Ok("Success")
 }
 
-#[tokio::main]
+// One thread, like asyncio's event loop: the ValueError, first, cancels the TypeError task
+// before it runs again, however loaded the machine.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), taskgroup::ErrorGroup> {
     let narrative = seed_narrative_flag();
 

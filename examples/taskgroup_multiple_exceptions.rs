@@ -25,7 +25,9 @@ fn print_caught(eg: &ErrorGroup) {
     }
 }
 
-#[tokio::main]
+// One thread, like asyncio's event loop: the first failure (task 3) cancels the others
+// before they run again, however loaded the machine.
+#[tokio::main(flavor = "current_thread")]
 async fn main() {
     let narrative = seed_narrative_flag();
 

@@ -96,6 +96,26 @@ async fn scope() -> Result<(), ErrorGroup> {
         secs(start.elapsed())
     );
     println!("when a scope returns, all its children are done: none is left running");
+
+    // A child can spawn more children into the same scope, through an owned `Spawner`.
+    let pages = Arc::new(AtomicUsize::new(0));
+    task_group!(|tg| {
+        let spawner = tg.spawner();
+        let pages = pages.clone();
+        tg.spawn(async move {
+            for page in 1..=3 {
+                let pages = pages.clone();
+                spawner.spawn(async move {
+                    sleep(ms(10 * page)).await;
+                    pages.fetch_add(1, Ordering::SeqCst);
+                });
+            }
+        });
+    })?;
+    println!(
+        "a child spawned {} more children; the scope waited for them too",
+        pages.load(Ordering::SeqCst)
+    );
     Ok(())
 }
 
