@@ -378,12 +378,20 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<String>, 
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.iter().any(|a| a == "-h" || a == "--help") {
-        println!("{USAGE}");
-        return ExitCode::SUCCESS;
-    }
-    let base_url = match parse_args(args.into_iter()) {
+    // Arguments that are not UTF-8 are refused like any other bad argument, not a panic.
+    let args: Result<Vec<String>, _> = std::env::args_os()
+        .skip(1)
+        .map(|a| a.into_string())
+        .collect();
+    let parsed = match args {
+        Ok(args) if args.iter().any(|a| a == "-h" || a == "--help") => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Ok(args) => parse_args(args.into_iter()),
+        Err(arg) => Err(format!("argument {arg:?} is not UTF-8")),
+    };
+    let base_url = match parsed {
         Ok(base_url) => base_url,
         Err(message) => {
             eprintln!("error: {message}\n\n{USAGE}");

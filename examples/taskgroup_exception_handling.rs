@@ -67,7 +67,7 @@ async fn main() {
 
 /// `--seed-narrative` adds, after CPython's output, what the tutorial's text describes.
 fn seed_narrative_flag() -> bool {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
     match args.as_slice() {
         [] => false,
         [flag] if flag == "--seed-narrative" => true,

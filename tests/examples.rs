@@ -11,6 +11,7 @@
 //! `cargo build --examples` (fresh binaries take cargo well under a second to confirm).
 
 use std::collections::BTreeSet;
+use std::ffi::OsString;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
@@ -112,6 +113,10 @@ impl Run {
 
 /// Runs one example to the end (killing it after [`EXAMPLE_TIMEOUT`]).
 fn run_example(name: &str, args: &[&str]) -> Run {
+    run_example_os(name, args.iter().map(OsString::from).collect())
+}
+
+fn run_example_os(name: &str, args: Vec<OsString>) -> Run {
     let path = example_binary(name);
     let mut child = Command::new(&path)
         .args(args)
@@ -343,6 +348,19 @@ fn seed_narratives_show_what_the_tutorial_describes() {
     );
 }
 
+#[test]
+fn seed_programs_refuse_unknown_arguments_with_exit_2() {
+    let runs = run_all(&[
+        ("taskgroup_nested_errors", &["--bogus"][..]),
+        ("taskgroup_except_star", &["--seed-narrative", "again"][..]),
+    ]);
+    for run in runs {
+        assert_eq!(run.status.code(), Some(2), "{}", run.context());
+        assert!(run.stdout.is_empty(), "{}", run.context());
+        assert!(run.stderr.starts_with("usage: "), "{}", run.context());
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // The parallel API fetcher
 
@@ -547,6 +565,14 @@ fn fetcher_refuses_bad_arguments_with_usage_and_exit_2() {
         assert!(run.stdout.is_empty(), "{args:?}\n{}", run.context());
         assert!(run.stderr.contains("usage: parallel_api_fetcher"));
         assert!(!run.stderr.contains("panicked"), "{}", run.context());
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStringExt;
+        let not_utf8 = OsString::from_vec(vec![b'-', 0xff]);
+        let run = run_example_os(FETCHER, vec![not_utf8]);
+        assert_eq!(run.status.code(), Some(2), "{}", run.context());
+        assert!(run.stderr.contains("is not UTF-8"), "{}", run.context());
     }
     let help = run_example(FETCHER, &["--help"]);
     assert!(help.status.success());
