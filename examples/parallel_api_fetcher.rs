@@ -264,7 +264,7 @@ fn py_str(s: &str) -> String {
 // ---------------------------------------------------------------------------------------------
 // The sample server
 
-/// The record at `path`, in JSONPlaceholder's shape (these are its first records).
+/// The record at `path`: sample data modelled on JSONPlaceholder's first records.
 fn sample_record(path: &str) -> Option<Value> {
     let (kind, id) = path.trim_start_matches('/').split_once('/')?;
     let id: u32 = id.parse().ok()?;
