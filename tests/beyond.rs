@@ -412,7 +412,7 @@ async fn local_tasks_borrow_locals_and_mutate_state() {
 #[tokio::test(start_paused = true)]
 async fn local_failure_cancels_spawned_siblings_under_the_same_policy() {
     let counter = DropCounter::default();
-    let borrowed = vec![1, 2, 3];
+    let borrowed = String::from("abc");
     let tg = TaskGroup::new();
     let eg = tg
         .run(async {

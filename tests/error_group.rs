@@ -247,7 +247,7 @@ fn eg_split_singletons_stay_groups() {
 
 #[test]
 fn eg_split_by_predicate_partitions_every_leaf_once() {
-    let (short, long) = sample().split_by(|leaf| leaf.to_string() < "c".to_string());
+    let (short, long) = sample().split_by(|leaf| *leaf.to_string() < *"c");
     let short = short.unwrap();
     let long = long.unwrap();
     let mut all: Vec<String> = short
