@@ -2,11 +2,12 @@
 //! `::taskgroup::__private` and `::core`, so user imports and shadowing never matter, and its
 //! own locals are `Span::mixed_site()`, invisible to the user's body.
 
-use proc_macro2::{Span, TokenStream};
-use quote::{quote, quote_spanned};
+use proc_macro2::{Delimiter, Group, Span, TokenStream};
+use quote::{ToTokens, quote, quote_spanned};
 use syn::spanned::Spanned;
-use syn::{Ident, ReturnType, Type};
+use syn::{Expr, FnArg, Ident, ReturnType, Stmt, Type};
 
+use crate::ast::Handle;
 use crate::valid::{self, BuilderCall, CheckedClause, Errors, HandlerFn, Scope};
 use crate::{fallback, parse};
 
@@ -40,6 +41,11 @@ fn private_ident(name: &str) -> Ident {
     Ident::new(name, Span::mixed_site())
 }
 
+/// A local invisible to user code, whose errors point at `at` (the user's token).
+fn private_ident_at(name: &str, at: Span) -> Ident {
+    Ident::new(name, Span::mixed_site().located_at(at))
+}
+
 /// ```text
 /// {
 ///     let result = {
@@ -53,7 +59,11 @@ fn private_ident(name: &str) -> Ident {
 /// }
 /// ```
 fn scope_tokens(scope: &Scope) -> TokenStream {
-    let group = private_ident("task_group");
+    let handle_span = match &scope.handle {
+        Handle::Named(ident) => ident.span(),
+        Handle::Ignored(underscore) => underscore.span,
+    };
+    let group = private_ident_at("task_group", handle_span);
     let result = private_ident("result");
     let builder = if scope.config.is_empty() {
         quote!(::taskgroup::__private::TaskGroup::new())
@@ -66,7 +76,7 @@ fn scope_tokens(scope: &Scope) -> TokenStream {
     };
     let handle = &scope.handle;
     let body = &scope.body;
-    let value = private_ident("value");
+    let value = private_ident_at("value", body.span());
     let run = quote! {
         let #result = {
             let #group = #builder;
@@ -105,6 +115,9 @@ fn scope_tokens(scope: &Scope) -> TokenStream {
 fn clause_tokens(clause: &CheckedClause, clauses: &Ident) -> TokenStream {
     let (take, binding, body) = match clause {
         CheckedClause::Handler(path) => {
+            // Every token on the handler's path, so that a path that is no handler gets its
+            // messages there and not on the whole macro.
+            let clauses = private_ident_at("clauses", path.span());
             return quote_spanned!(path.span()=> #clauses.handle::<#path>().await;);
         }
         CheckedClause::One { ty, binding, body } => {
@@ -127,17 +140,44 @@ fn clause_tokens(clause: &CheckedClause, clauses: &Ident) -> TokenStream {
         None => quote!(_),
     };
     let raised = private_ident("raised");
-    let value = private_ident("value");
-    let run =
-        quote_spanned!(body.span()=> ::taskgroup::__private::ClauseOutput::into_raised(#value));
+    let run = clause_body(body);
     quote! {
         if let ::core::option::Option::Some(#binding) = #take {
-            let #raised = async {
-                let #value = #body;
-                #run
-            }
-            .await;
+            let #raised = async { #run }.await;
             #clauses.record(#raised);
+        }
+    }
+}
+
+/// The clause's body, its value passed to `ClauseOutput::into_raised` with the user's span
+/// (so that a wrong type gets the message on the user's expression). A plain block is
+/// flattened into the clause's `async` block, its tail being the argument, since a block as
+/// an argument draws `unused_braces`.
+fn clause_body(body: &Expr) -> TokenStream {
+    let into_raised = |value: &dyn ToTokens| {
+        // An invisible group keeps the expression whole and its span the user's.
+        let value = Group::new(Delimiter::None, value.to_token_stream());
+        quote_spanned!(value.span()=> ::taskgroup::__private::ClauseOutput::into_raised(#value))
+    };
+    let Expr::Block(block) = body else {
+        return into_raised(body);
+    };
+    if !block.attrs.is_empty() || block.label.is_some() {
+        return into_raised(body);
+    }
+    let stmts = &block.block.stmts;
+    match stmts.split_last() {
+        Some((Stmt::Expr(tail, None), init)) => {
+            let tail = into_raised(tail);
+            quote!(#(#init)* #tail)
+        }
+        Some((Stmt::Macro(tail), init)) if tail.semi_token.is_none() => {
+            let tail = into_raised(&tail.mac);
+            quote!(#(#init)* #tail)
+        }
+        _ => {
+            let unit = into_raised(&quote_spanned!(block.block.brace_token.span.close()=> ()));
+            quote!(#(#stmts)* #unit)
         }
     }
 }
@@ -168,17 +208,29 @@ fn handler_tokens(handler: &HandlerFn) -> TokenStream {
     let group = private_ident("group");
     let leaf = private_ident("leaf");
     let matches = any_of(&handler.types, &leaf);
-    let argument = match &handler.types[..] {
-        [ty] => quote_spanned!(ty.span()=> ::taskgroup::__private::typed::<#ty>(#group)?),
-        _ => quote!(#group),
-    };
     let output_span = match &item.sig.output {
         ReturnType::Default => name.span(),
         ReturnType::Type(_, ty) => ty.span(),
     };
-    let call = quote_spanned!(output_span=>
-        ::taskgroup::__private::ClauseOutput::into_raised(#name(#argument).await)
-    );
+    // The call is spanned on the return type (a wrong one gets the `ClauseOutput` message
+    // there), the typed group on the parameter (a mismatch gets its message there).
+    let mut callee = name.clone();
+    callee.set_span(name.span().located_at(output_span));
+    let call = match (&handler.types[..], item.sig.inputs.first()) {
+        ([ty], Some(FnArg::Typed(param))) => {
+            let typed = private_ident_at("typed", param.ty.span());
+            let typed_group = quote_spanned!(ty.span()=>
+                ::taskgroup::__private::typed::<#ty>(#group)?
+            );
+            quote_spanned! {output_span=>
+                let #typed: ::taskgroup::__private::ErrorGroup<#ty> = #typed_group;
+                ::taskgroup::__private::ClauseOutput::into_raised(#callee(#typed).await)
+            }
+        }
+        _ => quote_spanned! {output_span=>
+            ::taskgroup::__private::ClauseOutput::into_raised(#callee(#group).await)
+        },
+    };
     quote! {
         #item
 

@@ -478,16 +478,16 @@ fn param_matches(param: &Type, types: &[Type]) -> bool {
     }
 }
 
+/// The same type as written, or one path a suffix of the other (`io::Error` and
+/// `std::io::Error`): imports may differ, and the type checker has the last word then.
 fn same_type(a: &Type, b: &Type) -> bool {
-    if type_name(peel(a)) == type_name(peel(b)) {
-        return true;
-    }
     match (peel(a), peel(b)) {
-        (Type::Path(a), Type::Path(b)) => match (a.path.segments.last(), b.path.segments.last()) {
-            (Some(a), Some(b)) => type_name(a) == type_name(b),
-            _ => false,
-        },
-        _ => false,
+        (Type::Path(a), Type::Path(b)) if a.qself.is_none() && b.qself.is_none() => {
+            let a: Vec<String> = a.path.segments.iter().map(|s| type_name(s)).collect();
+            let b: Vec<String> = b.path.segments.iter().map(|s| type_name(s)).collect();
+            a.ends_with(&b) || b.ends_with(&a)
+        }
+        (a, b) => type_name(a) == type_name(b),
     }
 }
 

@@ -1,0 +1,14 @@
+use std::io;
+use taskgroup::task_group;
+
+async fn scope() {
+    let _ = task_group!(|tg| {
+        drop(tg);
+    }
+    except* io::Error as eg => eg.len(),
+    );
+}
+
+fn main() {
+    drop(scope());
+}

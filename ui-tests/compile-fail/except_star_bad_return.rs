@@ -1,0 +1,8 @@
+use taskgroup::{except_star, ErrorGroup};
+
+#[except_star(std::io::Error)]
+async fn on_io(eg: ErrorGroup<std::io::Error>) -> usize {
+    eg.len()
+}
+
+fn main() {}
