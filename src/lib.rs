@@ -102,6 +102,22 @@ pub use taskgroup_core::*;
 /// # }
 /// ```
 ///
+/// The expansion does not depend on the caller's edition (2021 keeps tail-expression
+/// temporaries longer; the scope binds its result before its locals drop):
+/// ```edition2021
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let n = taskgroup::task_group!(|tg| {
+///     tg.spawn(async {});
+///     1
+/// });
+/// assert_eq!(n.unwrap(), 1);
+/// let outcome: taskgroup::Outcome<()> = taskgroup::task_group!(|_tg| { Err(std::fmt::Error)? }
+///     except* std::fmt::Error => (),
+/// );
+/// assert!(outcome.is_handled());
+/// # }
+/// ```
+///
 /// # Expansion
 /// `task_group!(limit = 8; |tg| { body })` becomes, in essence (every path goes through
 /// `::taskgroup::__private`, and the locals are invisible to the body):
@@ -111,7 +127,7 @@ pub use taskgroup_core::*;
 ///         let task_group = TaskGroup::builder().limit(8).build();
 ///         let tg = &task_group;
 ///         let result = task_group
-///             .run(async { Ok::<_, Member>({ body }) })
+///             .run(async { let value = { body }; Ok::<_, Member>(value) })
 ///             .await;
 ///         result
 ///     };
@@ -125,6 +141,8 @@ pub use taskgroup_core::*;
 ///     let raised = async { ClauseOutput::into_raised(expr) }.await;
 ///     clauses.record(raised);
 /// }
+/// // except* A | B as eg: clauses.take_by(|leaf| leaf_is::<A>(leaf) || leaf_is::<B>(leaf))
+/// // except* handler:     clauses.handle::<handler>().await;
 /// ...
 /// clauses.into_outcome()
 /// ```
@@ -195,12 +213,14 @@ pub use taskgroup_macros::task_group;
 /// struct on_io {}
 ///
 /// impl Handler for on_io {
-///     type Group = ErrorGroup<io::Error>;
-///     fn split(group: ErrorGroup) -> (Option<Self::Group>, Option<ErrorGroup>) {
-///         split_one::<io::Error>(group)
+///     fn matches(leaf: &Leaf) -> bool {
+///         leaf_is::<io::Error>(leaf)
 ///     }
-///     fn handle(group: Self::Group) -> impl Future<Output = Result<(), Member>> {
-///         async move { ClauseOutput::into_raised(on_io(group).await) }
+///     fn handle(group: ErrorGroup) -> impl Future<Output = Result<(), Member>> {
+///         async move {
+///             let typed: ErrorGroup<io::Error> = typed::<io::Error>(group)?;
+///             ClauseOutput::into_raised(on_io(typed).await)
+///         }
 ///     }
 /// }
 /// ```

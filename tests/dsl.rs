@@ -268,7 +268,10 @@ async fn dsl_raised_error_skips_later_clauses_and_wraps_with_the_rest() {
     // CPython: ExceptionGroup("", [raised..., rest]).
     assert_eq!(eg.message(), "");
     assert_eq!(eg.len(), 2);
-    assert_eq!(eg.members()[0].downcast_ref::<RuntimeError>().unwrap().0, "2 bad values");
+    assert_eq!(
+        eg.members()[0].downcast_ref::<RuntimeError>().unwrap().0,
+        "2 bad values"
+    );
     let rest = eg.members()[1].as_group().unwrap();
     assert_eq!(rest.message(), "unhandled errors in a TaskGroup");
     assert_eq!(messages(rest), ["b", "d"]);
@@ -335,7 +338,10 @@ async fn on_value(eg: ErrorGroup<ValueError>) {
 
 #[except_star(TypeError, KeyError)]
 async fn on_type_or_key(eg: ErrorGroup) -> Result<(), RuntimeError> {
-    Err(RuntimeError(format!("{} type or key errors", eg.leaves().count())))
+    Err(RuntimeError(format!(
+        "{} type or key errors",
+        eg.leaves().count()
+    )))
 }
 
 mod handlers {
@@ -373,7 +379,10 @@ async fn dsl_handler_applies_to_any_result() {
     let outcome = taskgroup::except_star::<on_value, _>(nested_failure().await).await;
     assert_eq!(messages(&outcome.unhandled().unwrap()), ["b", "d"]);
     let ok: Result<u8, ErrorGroup> = Ok(3);
-    assert_eq!(taskgroup::except_star::<on_value, _>(ok).await.ok(), Some(3));
+    assert_eq!(
+        taskgroup::except_star::<on_value, _>(ok).await.ok(),
+        Some(3)
+    );
 }
 
 #[tokio::test]

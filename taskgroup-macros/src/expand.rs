@@ -253,3 +253,75 @@ fn handler_tokens(handler: &HandlerFn) -> TokenStream {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn expand(source: &str) -> String {
+        task_group(source.parse().expect("tokens"))
+            .expect("expands")
+            .to_string()
+    }
+
+    #[test]
+    fn paths_are_fully_qualified() {
+        let out = expand(
+            "timeout = d, policy = wait_all; |tg| { tg.spawn(x); }
+             except* A as eg => f(eg), except* B | C => (), except* h",
+        );
+        for path in [
+            "TaskGroup",
+            "Member",
+            "ExceptStar",
+            "Outcome",
+            "Policy",
+            "leaf_is",
+        ] {
+            assert!(
+                out.contains(&format!(":: taskgroup :: __private :: {path}")),
+                "{path}"
+            );
+        }
+        // No bare prelude name: each is reached through `::core::...` (the sample's own
+        // tokens use none of them).
+        let words: Vec<&str> = out.split_whitespace().collect();
+        for (i, word) in words.iter().enumerate() {
+            if [
+                "Ok", "Err", "Some", "None", "Result", "Option", "Box", "Future",
+            ]
+            .contains(word)
+            {
+                assert_eq!(words[i - 1], "::", "bare `{word}` in {out}");
+            }
+        }
+    }
+
+    #[test]
+    fn without_clauses_the_value_is_the_scope_result() {
+        let out = expand("|tg| { 1 }");
+        assert!(!out.contains("Outcome"));
+        assert!(out.contains("TaskGroup :: new ()"));
+    }
+
+    /// Prints expansions for docs/DSL.md: `cargo test -p taskgroup-macros print_expansion -- --nocapture`.
+    #[test]
+    fn print_expansion() {
+        let scope = "limit = 8, policy = wait_all; |tg| {
+                tg.spawn(task_raises_value_error());
+                tg.spawn(task_raises_type_error());
+            }
+            except* ValueError as eg => println!(\"Handled ValueError: {eg}\"),
+            except* TypeError | KeyError as eg => { log(eg); }
+            except* on_runtime_error,";
+        println!("{}", expand(scope));
+        let handler = except_star(
+            "ValueError".parse().unwrap(),
+            "async fn on_value(eg: ErrorGroup<ValueError>) { }"
+                .parse()
+                .unwrap(),
+        )
+        .unwrap();
+        println!("{handler}");
+    }
+}
