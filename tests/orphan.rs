@@ -24,7 +24,7 @@ use std::task::Poll;
 use std::time::Duration;
 
 use common::*;
-use taskgroup::{ErrorGroup, Member, Policy, SpawnError, TASK_GROUP_MESSAGE, TaskGroup};
+use taskgroup::{ErrorGroup, Member, Policy, SpawnError, TASK_GROUP_MESSAGE, TaskError, TaskGroup};
 use tokio::sync::{Barrier, Semaphore};
 
 type Body<T> = Result<T, Member>;
@@ -288,6 +288,13 @@ exit_paths! {
     orphan_group_cancel_from_the_body => cancel_from_the_body;
     orphan_scope_future_dropped => scope_future_dropped;
     orphan_group_dropped_without_run => group_dropped_without_run;
+    orphan_limit_queued_children_child_error => limit_queued_child_error;
+    orphan_limit_queued_children_scope_dropped => limit_queued_scope_dropped;
+    orphan_grace_period_child_error => grace_child_error;
+    orphan_local_children_spawned_child_error => local_children_spawned_child_error;
+    orphan_local_child_error => local_child_error;
+    orphan_local_children_scope_dropped => local_children_scope_dropped;
+    orphan_gather_child_error => gather_child_error;
     orphan_nested_child_error_at_level_0 => |p| nested(p, 0, Failure::ChildError);
     orphan_nested_child_error_at_level_1 => |p| nested(p, 1, Failure::ChildError);
     orphan_nested_child_error_at_level_2 => |p| nested(p, 2, Failure::ChildError);
@@ -566,6 +573,172 @@ async fn group_dropped_without_run(p: Probe) -> Exit {
         p.all_started(IDLE).await;
     }
     Exit::no_result()
+}
+
+/// Children beyond the limit wait unpolled in a queue; a failure must drop them, unstarted.
+const LIMIT: usize = 3;
+
+async fn limit_queued_child_error(p: Probe) -> Exit {
+    let tg = TaskGroup::builder().limit(LIMIT).build();
+    let release = Arc::new(Semaphore::new(0));
+    let queued = std::sync::Mutex::new(Vec::new());
+    let result = tg
+        .run(async {
+            for _ in 0..LIMIT - 1 {
+                tg.spawn(p.idle());
+            }
+            let gate = release.clone();
+            let fail = p.failing("child".into());
+            tg.spawn(p.track(async move {
+                let _ = gate.acquire().await;
+                fail.await
+            }));
+            // Over the limit: queued, never started.
+            for _ in 0..IDLE {
+                queued.lock().unwrap().push(tg.spawn(p.idle()));
+            }
+            p.all_started(LIMIT - 1).await;
+            release.add_permits(1);
+            std::future::pending::<()>().await;
+            Body::Ok(())
+        })
+        .await;
+    p.assert_reaped("when the scope returned");
+    assert_eq!(p.started.available_permits(), 0, "a queued child started");
+    for task in queued.into_inner().unwrap() {
+        assert_eq!(task.result().unwrap_err(), TaskError::Cancelled);
+    }
+    Exit::new(result, Expect::Exactly(vec!["ValueError: child".into()]))
+}
+
+async fn limit_queued_scope_dropped(p: Probe) -> Exit {
+    let tg = TaskGroup::builder().limit(LIMIT).build();
+    let scope = tg.run(async {
+        for _ in 0..LIMIT + IDLE {
+            tg.spawn(p.idle());
+        }
+        std::future::pending::<()>().await;
+        Body::Ok(())
+    });
+    tokio::select! {
+        biased;
+        _ = scope => panic!("the scope cannot finish"),
+        () = p.all_started(LIMIT) => {}
+    }
+    Exit::no_result()
+}
+
+async fn grace_child_error(p: Probe) -> Exit {
+    // Children that watch the token finish their cleanup; those that do not are aborted when
+    // the grace ends (a millisecond: virtual on the paused clock, real on multi-thread).
+    let tg = TaskGroup::builder().grace(Duration::from_millis(1)).build();
+    let cleaned = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let result = tg
+        .run(async {
+            for _ in 0..IDLE {
+                tg.spawn(p.idle());
+                let token = tg.token();
+                let started = p.started.clone();
+                let cleaned = cleaned.clone();
+                tg.spawn(p.track(async move {
+                    started.add_permits(1);
+                    token.cancelled().await;
+                    tokio::task::yield_now().await;
+                    cleaned.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                }));
+            }
+            p.all_started(2 * IDLE).await;
+            tg.spawn(p.failing("child".into()));
+            std::future::pending::<()>().await;
+            Body::Ok(())
+        })
+        .await;
+    p.assert_reaped("when the scope returned");
+    assert_eq!(cleaned.load(std::sync::atomic::Ordering::SeqCst), IDLE);
+    Exit::new(result, Expect::Exactly(vec!["ValueError: child".into()]))
+}
+
+async fn local_children_spawned_child_error(p: Probe) -> Exit {
+    // Local children borrow from the caller and run on the scope's own task.
+    let borrowed = vec![1u8; 16];
+    let tg = TaskGroup::new();
+    let result = tg
+        .run(async {
+            for _ in 0..IDLE {
+                let started = p.started.clone();
+                let borrowed = &borrowed;
+                tg.spawn_local(p.track(async move {
+                    started.add_permits(usize::from(borrowed[0]));
+                    std::future::pending::<()>().await;
+                }));
+                tg.spawn(p.idle());
+            }
+            p.all_started(2 * IDLE).await;
+            tg.spawn(p.failing("child".into()));
+            std::future::pending::<()>().await;
+            Body::Ok(())
+        })
+        .await;
+    p.assert_reaped("when the scope returned");
+    Exit::new(result, Expect::Exactly(vec!["ValueError: child".into()]))
+}
+
+async fn local_child_error(p: Probe) -> Exit {
+    let tg = TaskGroup::new();
+    let result = tg
+        .run(async {
+            for _ in 0..IDLE {
+                tg.spawn(p.idle());
+                tg.spawn_local(p.idle());
+            }
+            p.all_started(2 * IDLE).await;
+            tg.spawn_local(p.failing("local".into()));
+            std::future::pending::<()>().await;
+            Body::Ok(())
+        })
+        .await;
+    p.assert_reaped("when the scope returned");
+    Exit::new(result, Expect::Exactly(vec!["ValueError: local".into()]))
+}
+
+async fn local_children_scope_dropped(p: Probe) -> Exit {
+    let tg = TaskGroup::new();
+    let scope = tg.run(async {
+        for _ in 0..IDLE {
+            tg.spawn(p.idle());
+            tg.spawn_local(p.idle());
+        }
+        std::future::pending::<()>().await;
+        Body::Ok(())
+    });
+    tokio::select! {
+        biased;
+        _ = scope => panic!("the scope cannot finish"),
+        () = p.all_started(2 * IDLE) => {}
+    }
+    Exit::no_result()
+}
+
+async fn gather_child_error(p: Probe) -> Exit {
+    let barrier = Arc::new(Barrier::new(IDLE + 1));
+    let children = (0..=IDLE).map(|i| {
+        let barrier = barrier.clone();
+        let fail = (i == IDLE).then(|| p.failing("gathered".into()));
+        let idle = p.idle();
+        Box::pin(p.track(async move {
+            barrier.wait().await;
+            match fail {
+                Some(fail) => fail.await,
+                None => {
+                    idle.await;
+                    Ok(())
+                }
+            }
+        })) as Pin<Box<dyn Future<Output = Res<()>> + Send>>
+    });
+    let result = taskgroup::gather(children).await;
+    p.assert_reaped("when gather returned");
+    Exit::new(result, Expect::Exactly(vec!["ValueError: gathered".into()]))
 }
 
 // ---------------------------------------------------------------------------------------------
