@@ -27,7 +27,12 @@ pub(crate) fn task_group(input: TokenStream) -> syn::Result<TokenStream> {
 pub(crate) fn except_star(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
     let input = match parse::except_star(args, item.clone()) {
         Ok(input) => input,
-        Err(error) => return Ok(fallback::unparsed_item(error, item)),
+        Err(error) => {
+            return Ok(match syn::parse2::<syn::ItemFn>(item.clone()) {
+                Ok(item) => fallback::except_star(error, &item),
+                Err(_) => fallback::unparsed_item(error, item),
+            });
+        }
     };
     let mut errors = Errors::default();
     let handler = valid::except_star(input, &mut errors);

@@ -398,7 +398,19 @@ pub(crate) fn except_star(input: ExceptStarInput, errors: &mut Errors) -> Handle
         ));
     }
 
-    let mut params = sig.inputs.iter();
+    for input in &sig.inputs {
+        if let FnArg::Receiver(receiver) = input {
+            errors.push(syn::Error::new_spanned(
+                receiver,
+                "a handler is a free `async fn`, not a method: remove `self` and define it \
+                 outside the `impl` block",
+            ));
+        }
+    }
+    let mut params = sig.inputs.iter().filter_map(|input| match input {
+        FnArg::Typed(param) => Some(param),
+        FnArg::Receiver(_) => None,
+    });
     match params.next() {
         None => errors.push(syn::Error::new(
             sig.paren_token.span.join(),
@@ -407,12 +419,7 @@ pub(crate) fn except_star(input: ExceptStarInput, errors: &mut Errors) -> Handle
                 expected_param(&types)
             ),
         )),
-        Some(FnArg::Receiver(receiver)) => errors.push(syn::Error::new_spanned(
-            receiver,
-            "a handler is a free `async fn`, not a method: remove `self` and define it outside \
-             the `impl` block",
-        )),
-        Some(FnArg::Typed(param)) => {
+        Some(param) => {
             if types_ok && !param_matches(&param.ty, &types) {
                 errors.push(syn::Error::new_spanned(
                     &param.ty,
@@ -422,7 +429,8 @@ pub(crate) fn except_star(input: ExceptStarInput, errors: &mut Errors) -> Handle
                         if types.len() == 1 {
                             "the group of the type listed in `#[except_star(...)]`"
                         } else {
-                            "the untyped group: a handler for several types gets leaves of any of them"
+                            "the untyped group: a handler for several types gets leaves of any \
+                             of them"
                         }
                     ),
                 ));
