@@ -77,6 +77,13 @@ pub(crate) fn task_group(input: TaskGroupInput, errors: &mut Errors) -> Scope {
         clauses,
     } = input;
     let config = options_to_calls(options, errors);
+    if let Expr::Async(block) = &body {
+        errors.push(syn::Error::new(
+            block.async_token.span,
+            "remove `async`: the body already runs inside the scope's async block, and an \
+             `async` block here would be returned unawaited; write `|tg| { ... }`",
+        ));
+    }
 
     let has_clauses = !clauses.is_empty();
     let mut seen = HashSet::new();
