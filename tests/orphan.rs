@@ -3,10 +3,12 @@
 //! One function per exit path, each run under both runtime flavours by `exit_paths!`:
 //! current-thread with tokio's paused clock, and multi-thread with 2 workers. Nothing here
 //! sleeps: children report that they started through a semaphore and are released together by
-//! barriers, so the same code drives both flavours. After every path:
+//! barriers, so the same code drives both flavours (the timeout and grace cases wait for their
+//! 1 ms deadline: virtual on the paused clock, real on multi-thread). After every path:
 //! - no task is alive (tokio's `num_alive_tasks` back to its baseline);
 //! - every spawned future was dropped exactly once (`DropCounter`), and, when the scope returned
-//!   or unwound, already at that moment (the scope reaps its children before it leaves);
+//!   or unwound, already at that moment (the scope reaps its children before it leaves; not
+//!   checked for nested scopes, see `nested`);
 //! - every failure raised is in the group, none lost and none duplicated (leaves are counted
 //!   against what the case raised; under fail-fast, failures landing together may be cut
 //!   short by the cancellation, so there at least one and only raised ones).
@@ -295,6 +297,8 @@ exit_paths! {
     orphan_local_child_error => local_child_error;
     orphan_local_children_scope_dropped => local_children_scope_dropped;
     orphan_gather_child_error => gather_child_error;
+    orphan_first_ok_success_cancels_the_rest => first_ok_success;
+    orphan_first_ok_every_child_fails => first_ok_all_fail;
     orphan_nested_child_error_at_level_0 => |p| nested(p, 0, Failure::ChildError);
     orphan_nested_child_error_at_level_1 => |p| nested(p, 1, Failure::ChildError);
     orphan_nested_child_error_at_level_2 => |p| nested(p, 2, Failure::ChildError);
@@ -739,6 +743,53 @@ async fn gather_child_error(p: Probe) -> Exit {
     let result = taskgroup::gather(children).await;
     p.assert_reaped("when gather returned");
     Exit::new(result, Expect::Exactly(vec!["ValueError: gathered".into()]))
+}
+
+async fn first_ok_success(p: Probe) -> Exit {
+    // Failures first, then a success: the success cancels the rest and the failures are
+    // dropped from the result.
+    let tg = TaskGroup::builder().policy(Policy::FirstOk).build();
+    let result = tg
+        .run(async {
+            for _ in 0..IDLE {
+                tg.spawn(p.idle());
+            }
+            let failed: Vec<_> = (0..FAILING)
+                .map(|i| tg.spawn(p.failing(format!("failure {i}"))))
+                .collect();
+            for task in failed {
+                assert!(matches!(task.await, Err(TaskError::Failed { .. })));
+            }
+            p.all_started(IDLE).await;
+            tg.spawn(p.track(async { Res::Ok(7) }));
+            // The first success cancels the other children, not the body: it returns.
+            Body::Ok(())
+        })
+        .await;
+    p.assert_reaped("when the scope returned");
+    Exit::new(result, Expect::Value)
+}
+
+async fn first_ok_all_fail(p: Probe) -> Exit {
+    let barrier = Arc::new(Barrier::new(FAILING));
+    let raised: Vec<String> = (0..FAILING).map(|i| format!("failure {i}")).collect();
+    let tg = TaskGroup::builder().policy(Policy::FirstOk).build();
+    let result = tg
+        .run(async {
+            for text in &raised {
+                let barrier = barrier.clone();
+                let fail = p.failing(text.clone());
+                tg.spawn(p.track(async move {
+                    barrier.wait().await;
+                    fail.await
+                }));
+            }
+            Body::Ok(())
+        })
+        .await;
+    p.assert_reaped("when the scope returned");
+    let raised = raised.iter().map(|t| format!("ValueError: {t}")).collect();
+    Exit::new(result, Expect::Exactly(raised))
 }
 
 // ---------------------------------------------------------------------------------------------
