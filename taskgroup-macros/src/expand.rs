@@ -89,7 +89,10 @@ fn scope_tokens(scope: &Scope) -> TokenStream {
             let #result = #group
                 .run(async {
                     let #value = #body;
-                    ::core::result::Result::Ok::<_, ::taskgroup::__private::Member>(#value)
+                    // A body that never returns (a server's accept loop) is not a mistake.
+                    #[allow(unreachable_code)]
+                    let #result = ::core::result::Result::Ok::<_, ::taskgroup::__private::Member>(#value);
+                    #result
                 })
                 .await;
             #result
