@@ -7,8 +7,8 @@
 //! 1 ms deadline: virtual on the paused clock, real on multi-thread). After every path:
 //! - no task is alive (tokio's `num_alive_tasks` back to its baseline);
 //! - every spawned future was dropped exactly once (`DropCounter`), and, when the scope returned
-//!   or unwound, already at that moment (the scope reaps its children before it leaves; not
-//!   checked for nested scopes, see `nested`);
+//!   or unwound, already at that moment (the scope reaps its children, and their nested
+//!   groups' children, before it leaves);
 //! - every failure raised is in the group, none lost and none duplicated (leaves are counted
 //!   against what the case raised; under fail-fast, failures landing together may be cut
 //!   short by the cancellation, so there at least one and only raised ones).
@@ -839,10 +839,10 @@ fn level(p: Probe, level_no: usize, fail_at: usize, failure: Failure) -> Scope {
 
 async fn nested(p: Probe, fail_at: usize, failure: Failure) -> Exit {
     let result = level(p.clone(), 0, fail_at, failure).await;
-    // No `assert_reaped` here: the failing level's own children are reaped before its scope
-    // returns, but the levels below it are cancelled by dropping their scopes' futures, and on
-    // the multi-thread runtime their children can still be running when the outer scope
-    // returns (issue 7 report: "grandchild outlives the outer scope"). `check` waits for them.
+    // The levels below the failing one are cancelled by dropping their scopes' futures; each
+    // of those groups holds its enclosing group open until its own children are gone, so
+    // everything is reaped when the outermost scope returns.
+    p.assert_reaped("when the outer scope returned");
     let text = format!("level {fail_at}");
     let leaf = match failure {
         Failure::ChildPanic => panic_text(&text),
@@ -1101,4 +1101,77 @@ async fn race_scope_dropped_as_failures_land() {
         assert_no_tasks_beyond(baseline).await;
         p.counter.assert_all_dropped();
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Regressions found by the matrix above.
+
+#[derive(Debug, thiserror::Error)]
+#[error("outer fails")]
+struct OuterFails;
+
+/// A cancelled child's own scope cannot wait for its children, so the group it was created in
+/// holds the outer scope open until they are gone (R1 across nesting).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orphan_grandchild_never_outlives_the_outer_scope() {
+    use std::sync::atomic::AtomicBool;
+    let (started_tx, started_rx) = tokio::sync::oneshot::channel::<()>();
+    let finished = Arc::new(AtomicBool::new(false));
+    let flag = finished.clone();
+    let outer = TaskGroup::new();
+    let result = outer
+        .run(async {
+            outer.spawn(async move {
+                let inner = TaskGroup::new();
+                inner
+                    .run(async {
+                        inner.spawn(async move {
+                            started_tx.send(()).unwrap();
+                            // CPU-bound work inside one poll: cancellation cannot interrupt it.
+                            std::thread::sleep(std::time::Duration::from_millis(100));
+                            flag.store(true, std::sync::atomic::Ordering::SeqCst);
+                        });
+                        std::future::pending::<()>().await;
+                        Ok::<(), Member>(())
+                    })
+                    .await
+            });
+            started_rx.await.unwrap();
+            Err::<(), Member>(OuterFails.into())
+        })
+        .await;
+    assert!(result.is_err());
+    assert!(
+        finished.load(std::sync::atomic::Ordering::SeqCst),
+        "the outer scope returned while its grandchild was still running"
+    );
+}
+
+/// With a limit and a grace period, children still queued when the group stops never start.
+#[tokio::test(start_paused = true)]
+async fn orphan_queued_child_never_starts_after_a_failure_with_grace() {
+    use std::sync::atomic::AtomicBool;
+    let queued_ran = Arc::new(AtomicBool::new(false));
+    let flag = queued_ran.clone();
+    let tg = TaskGroup::builder()
+        .limit(1)
+        .grace(std::time::Duration::from_secs(10))
+        .build();
+    let result = tg
+        .run(async {
+            tg.spawn(async {
+                tokio::task::yield_now().await;
+                Err::<(), OuterFails>(OuterFails)
+            });
+            let queued = tg.spawn(async move {
+                flag.store(true, std::sync::atomic::Ordering::SeqCst);
+            });
+            Ok::<_, Member>(queued)
+        })
+        .await;
+    assert!(result.is_err());
+    assert!(
+        !queued_ran.load(std::sync::atomic::Ordering::SeqCst),
+        "a queued child started after the group had failed"
+    );
 }

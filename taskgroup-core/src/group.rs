@@ -6,6 +6,7 @@
 //! and waits until the count reaches zero.
 
 use std::borrow::Cow;
+use std::cell::Cell;
 use std::collections::VecDeque;
 use std::future::Future;
 use std::marker::PhantomData;
@@ -33,8 +34,36 @@ const ABORT: usize = 2;
 const CLOSED: usize = 4;
 /// The scope waits for the count to reach zero; the last child must wake it.
 const WAITING: usize = 8;
+/// The group was dropped; the last child to end releases the enclosing group's hold.
+const ORPHANED: usize = 16;
 /// One live child.
-const UNIT: usize = 16;
+const UNIT: usize = 32;
+
+thread_local! {
+    /// The group whose child (or scope body) this thread is polling right now, so that a group
+    /// created there can hold the enclosing group open until its own children are gone.
+    static CURRENT: Cell<Option<Arc<Shared>>> = const { Cell::new(None) };
+}
+
+/// Swaps `slot` with the thread's current group: call it before and after a poll.
+fn swap_current(slot: &mut Option<Arc<Shared>>) {
+    let _ = CURRENT.try_with(|current| {
+        let previous = current.replace(slot.take());
+        *slot = previous;
+    });
+}
+
+fn enclosing_group() -> Option<Arc<Shared>> {
+    CURRENT
+        .try_with(|current| {
+            let group = current.take();
+            let copy = group.clone();
+            current.set(group);
+            copy
+        })
+        .ok()
+        .flatten()
+}
 
 /// Why a group stopped accepting children.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,6 +139,9 @@ pub(crate) struct Shared {
     waiting: Mutex<WakerSlab>,
     scope_waker: Mutex<Option<Waker>>,
     token: CancellationToken,
+    /// The group this one was created in, held open (one unit of its count) until this group's
+    /// children are all gone: a cancelled child's grandchildren must not outlive the scope.
+    enclosing: Mutex<Option<Arc<Shared>>>,
     /// Present when the group has a concurrency limit.
     limiter: Option<Mutex<Limiter>>,
     config: Config,
@@ -164,7 +196,13 @@ impl WakerSlab {
 
 impl Shared {
     fn new(config: Config) -> Self {
+        let enclosing = enclosing_group();
+        if let Some(outer) = &enclosing {
+            // A hold, not a spawn: taken even if the enclosing group is stopping.
+            outer.state.fetch_add(UNIT, Ordering::AcqRel);
+        }
         Shared {
+            enclosing: Mutex::new(enclosing),
             state: AtomicUsize::new(0),
             stop: AtomicU8::new(Stop::Running as u8),
             failures: Mutex::new(Vec::new()),
@@ -210,11 +248,34 @@ impl Shared {
         Ok(())
     }
 
-    /// Uncounts a child, waking the scope if it was the last one the scope waits for.
+    /// Uncounts a child, waking the scope if it was the last one the scope waits for, and
+    /// releasing the enclosing group if this group was dropped before its children ended.
     fn release(&self) {
         let prev = self.state.fetch_sub(UNIT, Ordering::AcqRel);
-        if prev & WAITING != 0 && prev / UNIT == 1 {
-            self.wake_scope();
+        if prev / UNIT == 1 {
+            if prev & WAITING != 0 {
+                self.wake_scope();
+            }
+            if prev & ORPHANED != 0 {
+                self.release_enclosing();
+            }
+        }
+    }
+
+    /// Gives back the unit this group holds in its enclosing group (once). A loop, not
+    /// recursion: a cascade through thousands of dropped nested groups stays flat.
+    fn release_enclosing(&self) {
+        let mut next = lock(&self.enclosing).take();
+        while let Some(outer) = next.take() {
+            let prev = outer.state.fetch_sub(UNIT, Ordering::AcqRel);
+            if prev / UNIT == 1 {
+                if prev & WAITING != 0 {
+                    outer.wake_scope();
+                }
+                if prev & ORPHANED != 0 {
+                    next = lock(&outer.enclosing).take();
+                }
+            }
         }
     }
 
@@ -248,12 +309,22 @@ impl Shared {
         self.state.fetch_or(REFUSE, Ordering::AcqRel);
         if first {
             self.token.cancel();
+            // Children still queued behind the limit never start, grace period or not.
+            self.drop_queue();
             if self.config.grace.is_none() {
                 self.abort_all();
             }
             self.wake_scope();
         }
         first
+    }
+
+    /// Drops the children queued behind the limit; their handles resolve as cancelled.
+    fn drop_queue(&self) {
+        if let Some(limiter) = &self.limiter {
+            let queued = mem::take(&mut lock(limiter).queue);
+            drop(queued);
+        }
     }
 
     /// Makes every child stop at its next wake-up, and wakes the waiting ones now.
@@ -269,16 +340,16 @@ impl Shared {
                 waker.wake_by_ref();
             }
         }
-        if let Some(limiter) = &self.limiter {
-            // Queued children never run; dropping them resolves their handles as cancelled.
-            let queued = mem::take(&mut lock(limiter).queue);
-            drop(queued);
-        }
+        self.drop_queue();
     }
 
     /// A child that held one of the limit's slots ended: start the next queued one.
     fn free_slot(&self) {
         let Some(limiter) = &self.limiter else { return };
+        if self.state.load(Ordering::Acquire) & REFUSE != 0 {
+            // A spawn that raced the stop may have queued after the queue was dropped.
+            self.drop_queue();
+        }
         let next = {
             let mut limiter = lock(limiter);
             let next = limiter.queue.pop_front();
@@ -429,6 +500,7 @@ async fn run_child<F>(
     F::Output: TaskOutput,
 {
     let mut future = pin!(Some(future));
+    let mut current = Some(Arc::clone(&guard.shared));
     let ending = std::future::poll_fn(|cx| {
         if guard.shared.is_aborted() || guard.cell.cancel_requested() {
             future.set(None);
@@ -437,7 +509,10 @@ async fn run_child<F>(
         let Some(fut) = future.as_mut().as_pin_mut() else {
             return Poll::Ready(Ending::Cancelled);
         };
-        let ending = match catch_unwind(AssertUnwindSafe(|| fut.poll(cx))) {
+        swap_current(&mut current);
+        let polled = catch_unwind(AssertUnwindSafe(|| fut.poll(cx)));
+        swap_current(&mut current);
+        let ending = match polled {
             Ok(Poll::Pending) => {
                 if guard.waker_slot.is_none() {
                     guard.waker_slot = Some(lock(&guard.shared.waiting).insert(cx.waker().clone()));
@@ -830,7 +905,11 @@ impl<'env> TaskGroup<'env> {
         let mut grace: Pin<&mut Option<Sleep>> = pin!(None);
         let mut locals: ReadySet<dyn Future<Output = ()> + Send + 'env> = ReadySet::default();
 
+        let mut current = Some(Arc::clone(&self.shared));
         let scope = std::future::poll_fn(|cx| {
+            // Groups made in the body or in local children are nested in this one.
+            swap_current(&mut current);
+            let _restore = Restore(&mut current);
             shared.register_scope(cx);
             if let Some(sleep) = deadline.as_mut().as_pin_mut() {
                 if sleep.poll(cx).is_ready() {
@@ -893,6 +972,7 @@ impl<'env> TaskGroup<'env> {
             }
             shared.state.fetch_or(WAITING, Ordering::AcqRel);
             if shared.try_close() {
+                shared.release_enclosing();
                 Poll::Ready(())
             } else {
                 Poll::Pending
@@ -946,6 +1026,15 @@ impl<'env> TaskGroup<'env> {
                 ))
             }
         }
+    }
+}
+
+/// Puts the thread's previous current group back when a scope poll ends, however it ends.
+struct Restore<'a>(&'a mut Option<Arc<Shared>>);
+
+impl Drop for Restore<'_> {
+    fn drop(&mut self) {
+        swap_current(self.0);
     }
 }
 
@@ -1041,6 +1130,11 @@ impl Drop for TaskGroup<'_> {
         if self.shared.state.load(Ordering::Acquire) & CLOSED == 0 {
             self.shared.stop(Stop::Dropped);
             self.shared.abort_all();
+        }
+        // The enclosing group stays open until the last of our children is gone.
+        let prev = self.shared.state.fetch_or(ORPHANED, Ordering::AcqRel);
+        if prev / UNIT == 0 {
+            self.shared.release_enclosing();
         }
     }
 }
