@@ -30,13 +30,16 @@ async fn all_polled(n: usize) {
     }
 }
 
-/// The counters when every task was pending, and once everything was reaped and dropped.
+/// The counters when every task was pending, when the scope had returned but the caller still
+/// held the task handles, and once everything was reaped and dropped.
 struct Sample {
     pending: Snapshot,
+    held: Snapshot,
     after: Snapshot,
 }
 
-async fn taskgroup(n: usize, keep_handles: bool) -> Snapshot {
+/// (every task pending, scope returned with the handles still held)
+async fn taskgroup(n: usize, keep_handles: bool) -> (Snapshot, Snapshot) {
     let tg = TaskGroup::new();
     let mut pending = None;
     let tasks = tg
@@ -58,11 +61,12 @@ async fn taskgroup(n: usize, keep_handles: bool) -> Snapshot {
         })
         .await
         .expect("cancelling after the body's last await is not an error");
+    let held = Snapshot::now();
     drop(tasks);
-    pending.expect("the body ran")
+    (pending.expect("the body ran"), held)
 }
 
-async fn joinset(n: usize) -> Snapshot {
+async fn joinset(n: usize) -> (Snapshot, Snapshot) {
     let mut set = JoinSet::new();
     for _ in 0..n {
         set.spawn(parked());
@@ -71,10 +75,10 @@ async fn joinset(n: usize) -> Snapshot {
     let pending = Snapshot::now();
     set.abort_all();
     while set.join_next().await.is_some() {}
-    pending
+    (pending, Snapshot::now())
 }
 
-async fn vec_joinhandle(n: usize) -> Snapshot {
+async fn vec_joinhandle(n: usize) -> (Snapshot, Snapshot) {
     let handles: Vec<_> = (0..n).map(|_| tokio::spawn(parked())).collect();
     all_polled(n).await;
     let pending = Snapshot::now();
@@ -84,21 +88,28 @@ async fn vec_joinhandle(n: usize) -> Snapshot {
     for h in handles {
         let _ = h.await;
     }
-    pending
+    (pending, Snapshot::now())
 }
 
-fn measure<F: Future<Output = Snapshot>>(
+fn measure<F: Future<Output = (Snapshot, Snapshot)>>(
     rt: &tokio::runtime::Runtime,
     work: F,
 ) -> (Snapshot, Sample) {
     POLLED.store(0, Relaxed);
     let _counting = alloc_count::counting();
     let before = Snapshot::now();
-    let pending = rt.block_on(work);
+    let (pending, held) = rt.block_on(work);
     // Let the runtime run what the cancellation woke (tokio frees a task when it is reaped).
     rt.block_on(tokio::task::yield_now());
     let after = Snapshot::now();
-    (before, Sample { pending, after })
+    (
+        before,
+        Sample {
+            pending,
+            held,
+            after,
+        },
+    )
 }
 
 pub fn run(opts: &Opts, report: &mut Report) {
@@ -150,6 +161,12 @@ pub fn run(opts: &Opts, report: &mut Report) {
                 .map(|(b, s)| per_task(b.live_bytes, s.after.live_bytes))
                 .collect::<Vec<_>>(),
         );
+        let held = median(
+            &samples
+                .iter()
+                .map(|(b, s)| per_task(b.live_bytes, s.held.live_bytes))
+                .collect::<Vec<_>>(),
+        );
         let (before, last) = samples.last().expect("at least one run");
         let allocs = (last.pending.allocs - before.allocs) as f64 / n as f64;
         let classes: Vec<String> = (0..CLASSES)
@@ -165,6 +182,15 @@ pub fn run(opts: &Opts, report: &mut Report) {
             })
             .collect();
         report.figure(&scenario, *who, pending, "bytes/task");
+        if *who == "taskgroup" {
+            // The handles of finished tasks, still held by the caller after the scope.
+            report.figure(
+                format!("{scenario}_held_by_handles"),
+                *who,
+                held,
+                "bytes/task",
+            );
+        }
         report.figure(
             format!("{scenario}_retained_after_return"),
             *who,
