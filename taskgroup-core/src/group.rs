@@ -423,13 +423,13 @@ impl Shared {
         if let Err(why) = self.acquire() {
             return Err((why, future));
         }
-        let cell = Arc::new(TaskCell::new());
-        let guard = ChildGuard {
-            shared: Arc::clone(self),
-            cell: Arc::clone(&cell),
-            waker_slot: None,
+        let cell = Arc::new(TaskCell::owned(Arc::clone(self), name.clone()));
+        let child = Child {
+            future,
+            guard: ChildGuard {
+                cell: Arc::clone(&cell),
+            },
         };
-        let child = run_child(future, guard, name.clone());
         #[cfg(feature = "tracing")]
         let child = tracing::Instrument::instrument(
             child,
@@ -465,22 +465,31 @@ impl Shared {
 
 /// Ends a child's accounting however it ends: completion, abort, panic or runtime shutdown.
 struct ChildGuard<T> {
-    shared: Arc<Shared>,
     cell: Arc<TaskCell<T>>,
-    waker_slot: Option<usize>,
+}
+
+impl<T> ChildGuard<T> {
+    fn shared(&self) -> &Arc<Shared> {
+        self.cell
+            .owner
+            .as_ref()
+            .expect("a spawned child's cell has its group")
+    }
 }
 
 impl<T> Drop for ChildGuard<T> {
     fn drop(&mut self) {
-        if let Some(slot) = self.waker_slot.take() {
-            lock(&self.shared.waiting).remove(slot);
+        let shared = self.shared();
+        let slot = self.cell.waker_slot.load(Ordering::Relaxed);
+        if slot != usize::MAX {
+            lock(&shared.waiting).remove(slot);
         }
         // No-op if the child stored its result already; otherwise it was aborted or dropped.
         self.cell.complete(Err(TaskError::Cancelled));
         if self.cell.started() {
-            self.shared.free_slot();
+            shared.free_slot();
         }
-        self.shared.release();
+        shared.release();
     }
 }
 
@@ -491,33 +500,47 @@ enum Ending<T> {
     Cancelled,
 }
 
-async fn run_child<F>(
-    future: F,
-    mut guard: ChildGuard<<F::Output as TaskOutput>::Ok>,
-    name: Option<Arc<str>>,
-) where
+pin_project_lite::pin_project! {
+    /// A child on the runtime: the user's future and one pointer, so that a small future
+    /// still fits tokio's smallest task cell (128 bytes on x86_64).
+    struct Child<F, T> {
+        #[pin]
+        future: F,
+        guard: ChildGuard<T>,
+    }
+}
+
+impl<F> Future for Child<F, <F::Output as TaskOutput>::Ok>
+where
     F: Future,
     F::Output: TaskOutput,
 {
-    let mut future = pin!(Some(future));
-    let mut current = Some(Arc::clone(&guard.shared));
-    let ending = std::future::poll_fn(|cx| {
-        if guard.shared.is_aborted() || guard.cell.cancel_requested() {
-            future.set(None);
-            return Poll::Ready(Ending::Cancelled);
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.project();
+        let cell = &this.guard.cell;
+        let shared = this.guard.shared();
+        if shared.is_aborted() || cell.cancel_requested() {
+            // Tokio drops the future now; the guard records the cancellation.
+            return Poll::Ready(());
         }
-        let Some(fut) = future.as_mut().as_pin_mut() else {
-            return Poll::Ready(Ending::Cancelled);
-        };
+        let future = this.future;
+        // Groups created while this child is polled are nested in its group. A clone per poll
+        // (two uncontended atomic operations) rather than a slot in this future: 8 more bytes
+        // here would push a small future out of tokio's 128-byte task cell.
+        let mut current = Some(Arc::clone(shared));
         swap_current(&mut current);
-        let polled = catch_unwind(AssertUnwindSafe(|| fut.poll(cx)));
+        let polled = catch_unwind(AssertUnwindSafe(|| future.poll(cx)));
         swap_current(&mut current);
+        drop(current);
         let ending = match polled {
             Ok(Poll::Pending) => {
-                if guard.waker_slot.is_none() {
-                    guard.waker_slot = Some(lock(&guard.shared.waiting).insert(cx.waker().clone()));
+                if cell.waker_slot.load(Ordering::Relaxed) == usize::MAX {
+                    let slot = lock(&shared.waiting).insert(cx.waker().clone());
+                    cell.waker_slot.store(slot, Ordering::Relaxed);
                     // An abort that came before the registration did not see this waker.
-                    if guard.shared.is_aborted() {
+                    if shared.is_aborted() {
                         cx.waker().wake_by_ref();
                     }
                 }
@@ -529,19 +552,15 @@ async fn run_child<F>(
             },
             Err(payload) => Ending::Panicked(TaskPanic::from_payload(&*payload)),
         };
-        future.set(None);
-        Poll::Ready(ending)
-    })
-    .await;
-
-    settle(
-        &guard.shared,
-        &guard.cell,
-        ending,
-        name,
-        tokio::task::try_id(),
-    );
-    drop(guard);
+        settle(
+            shared,
+            cell,
+            ending,
+            cell.name.clone(),
+            tokio::task::try_id(),
+        );
+        Poll::Ready(())
+    }
 }
 
 /// Records how a child ended: its handle's result, and a failure in the group.

@@ -98,6 +98,13 @@ pub(crate) struct TaskCell<T> {
     /// Holds one of the group's limited slots (set when the child is put on the runtime).
     started: AtomicBool,
     canceller: OnceLock<Canceller>,
+    /// The group of a spawned child, so that the child's future needs one pointer only.
+    pub(crate) owner: Option<Arc<crate::group::Shared>>,
+    /// The name given at spawn, for the task's errors.
+    pub(crate) name: Option<Arc<str>>,
+    /// The child's entry among the group's waiting wakers (`usize::MAX`: none). Only the
+    /// child itself reads and writes it.
+    pub(crate) waker_slot: std::sync::atomic::AtomicUsize,
 }
 
 /// The type-erased part of a [`TaskCell`] that starting and cancelling need.
@@ -132,6 +139,18 @@ impl<T> TaskCell<T> {
             cancel_requested: AtomicBool::new(false),
             started: AtomicBool::new(false),
             canceller: OnceLock::new(),
+            owner: None,
+            name: None,
+            waker_slot: std::sync::atomic::AtomicUsize::new(usize::MAX),
+        }
+    }
+
+    /// The cell of a child spawned on the runtime.
+    pub(crate) fn owned(owner: Arc<crate::group::Shared>, name: Option<Arc<str>>) -> Self {
+        TaskCell {
+            owner: Some(owner),
+            name,
+            ..Self::new()
         }
     }
 
@@ -142,9 +161,7 @@ impl<T> TaskCell<T> {
     pub(crate) fn done(result: Result<T, TaskError>) -> Self {
         TaskCell {
             slot: Mutex::new(Slot::Done(result)),
-            cancel_requested: AtomicBool::new(false),
-            started: AtomicBool::new(false),
-            canceller: OnceLock::new(),
+            ..Self::new()
         }
     }
 

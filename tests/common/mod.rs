@@ -95,13 +95,22 @@ pub fn alive() -> usize {
 
 /// Yields until tokio has released every task but `baseline`, and asserts it does so.
 /// A finished task is released by the runtime just after it wakes its awaiter, so the count
-/// can trail the scope's return by a few scheduler turns; this waits for those turns only.
+/// can trail the scope's return by a few scheduler turns; this waits for those turns only,
+/// failing once the count has not fallen for 5 s of wall time.
 pub async fn assert_no_tasks_beyond(baseline: usize) {
-    for _ in 0..10_000 {
-        if alive() <= baseline {
-            return;
-        }
+    const STALL: Duration = Duration::from_secs(5);
+    let mut lowest = alive();
+    let mut since = std::time::Instant::now();
+    while alive() > baseline {
         tokio::task::yield_now().await;
+        if alive() < lowest {
+            lowest = alive();
+            since = std::time::Instant::now();
+        }
+        assert!(
+            since.elapsed() < STALL,
+            "{} tasks still alive, expected {baseline}",
+            alive()
+        );
     }
-    panic!("{} tasks still alive, expected {baseline}", alive());
 }
