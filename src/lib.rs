@@ -21,6 +21,8 @@ pub use taskgroup_core::*;
 ///          | policy    (fail_fast | wait_all | first_ok, or `(expr)` of type Policy)
 ///          | limit     (usize, at least 1: children running at once)
 ///          | grace     (a Duration: cancellation signals the token, then aborts after it)
+///          | local     (true | false: `true` lets tg.spawn_local take non-Send futures,
+///                       and makes the scope's future non-Send)
 /// CLAUSE  := except* TYPE [| TYPE ...] [as NAME] => EXPR ,
 ///          | except* HANDLER ,          (an async fn made with #[except_star(...)])
 /// ```

@@ -657,3 +657,76 @@ async fn grace_token_is_cancelled_on_manual_cancel_too() {
     tg.cancel();
     assert!(token.is_cancelled());
 }
+
+#[test]
+fn local_group_takes_non_send_futures() {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+    let shared = Rc::new(RefCell::new(Vec::new()));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .unwrap();
+    let parallel = rt.block_on(async {
+        let tg = TaskGroup::builder().policy(Policy::WaitAll).build_local();
+        tg.run(async {
+            for i in 0..3u64 {
+                let shared = Rc::clone(&shared);
+                tg.spawn_local(async move {
+                    sleep_ms(10 * (3 - i)).await;
+                    // holds an Rc and a RefCell borrow across no await: not Send
+                    shared.borrow_mut().push(i);
+                });
+            }
+            // spawned (parallel) children still work in a local group
+            let parallel = tg.spawn(async { Res::Ok("parallel") });
+            tg.spawn_local({
+                let shared = Rc::clone(&shared);
+                async move {
+                    sleep_ms(50).await;
+                    if shared.borrow().len() == 3 {
+                        return Err(value_error("local failure is grouped"));
+                    }
+                    Res::Ok(())
+                }
+            });
+            Body::Ok(parallel)
+        })
+        .await
+    });
+    let eg = parallel.unwrap_err();
+    assert_eq!(
+        eg.iter().next().unwrap().to_string(),
+        "local failure is grouped"
+    );
+    assert_eq!(*shared.borrow(), [2, 1, 0]);
+}
+
+#[test]
+fn local_group_cancels_non_send_children_on_failure() {
+    use std::rc::Rc;
+    let marker = Rc::new(());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .unwrap();
+    let eg = rt.block_on(async {
+        let tg = TaskGroup::new_local();
+        tg.run(async {
+            let held = Rc::clone(&marker);
+            tg.spawn_local(async move {
+                let _held = held;
+                sleep_ms(10_000).await;
+            });
+            tg.spawn(fail_after(10, "boom"));
+            Body::Ok(())
+        })
+        .await
+        .unwrap_err()
+    });
+    assert_eq!(eg.len(), 1);
+    // the cancelled local child dropped its Rc
+    assert_eq!(Rc::strong_count(&marker), 1);
+}

@@ -425,3 +425,23 @@ async fn dsl_nested_scopes_nest_groups() {
     );
     assert!(matches!(outcome, Outcome::Handled));
 }
+
+#[test]
+fn dsl_local_option_makes_a_group_for_non_send_local_children() {
+    use std::cell::Cell;
+    use std::rc::Rc;
+    let count = Rc::new(Cell::new(0));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let result = rt.block_on(async {
+        task_group!(local = true; |tg| {
+            for _ in 0..4 {
+                let count = Rc::clone(&count);
+                tg.spawn_local(async move { count.set(count.get() + 1) });
+            }
+        })
+    });
+    assert!(result.is_ok());
+    assert_eq!(count.get(), 4);
+}

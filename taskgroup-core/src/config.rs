@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::TaskGroup;
+use crate::{Local, TaskGroup};
 
 /// What a child's failure or success does to its siblings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -137,6 +137,11 @@ impl Builder {
 
     /// Makes the group. Children may be spawned at once; [`TaskGroup::run`] supervises them.
     pub fn build<'env>(self) -> TaskGroup<'env> {
+        TaskGroup::with_config(self.config)
+    }
+
+    /// Makes a [`Local`] group, whose local children may be non-`Send`.
+    pub fn build_local<'env>(self) -> TaskGroup<'env, Local> {
         TaskGroup::with_config(self.config)
     }
 }

@@ -684,14 +684,45 @@ async fn run_local<F>(
 /// destructors, as tokio's `abort` does. If the future of `run` is dropped (by
 /// `tokio::time::timeout`, `select!`, or an enclosing group's cancellation), every child is
 /// cancelled the same way, and so is every child of a group dropped before `run` finished.
-pub struct TaskGroup<'env> {
+pub struct TaskGroup<'env, K: Locality = Parallel> {
     shared: Arc<Shared>,
     /// Local children spawned since the scope last polled; the scope moves them into its set.
-    incoming: Mutex<Vec<LocalFuture<'env>>>,
+    incoming: Mutex<Vec<Pin<Box<K::Future<'env>>>>>,
     _env: PhantomData<&'env mut &'env ()>,
 }
 
-type LocalFuture<'env> = Pin<Box<dyn Future<Output = ()> + Send + 'env>>;
+mod sealed {
+    pub trait Sealed {}
+}
+
+/// What kind of local children a [`TaskGroup`] takes: [`Parallel`] (the default) or [`Local`].
+pub trait Locality: sealed::Sealed + 'static {
+    /// How a local child is stored.
+    #[doc(hidden)]
+    type Future<'env>: ?Sized + Future<Output = ()> + 'env;
+}
+
+/// The default kind of group: local children must be `Send`, so the scope's future is `Send`
+/// and can run inside `tokio::spawn`.
+#[derive(Debug)]
+pub enum Parallel {}
+
+/// A group whose local children may be non-`Send` (holding an `Rc`, a `RefCell` borrow, ...).
+/// Its scope's future is not `Send`: run it on a current-thread runtime, in a `LocalSet`, or
+/// with `block_on`. Made by [`TaskGroup::new_local`] or [`Builder::build_local`].
+#[derive(Debug)]
+pub enum Local {}
+
+impl sealed::Sealed for Parallel {}
+impl sealed::Sealed for Local {}
+
+impl Locality for Parallel {
+    type Future<'env> = dyn Future<Output = ()> + Send + 'env;
+}
+
+impl Locality for Local {
+    type Future<'env> = dyn Future<Output = ()> + 'env;
+}
 
 impl Default for TaskGroup<'_> {
     fn default() -> Self {
@@ -708,6 +739,137 @@ impl<'env> TaskGroup<'env> {
     /// Configures a group: policy, timeout, grace period, limit, name.
     pub fn builder() -> Builder {
         Builder::default()
+    }
+
+    /// Starts a *local* child: a future that may borrow the caller's locals (`&` and `&mut`),
+    /// polled on the scope's own task rather than spawned on the runtime. It lives under the
+    /// same policy, cancellation and error collection as spawned children, and the scope does
+    /// not return before it finishes. Local children run concurrently with the body, not in
+    /// parallel: use them for I/O-bound work that borrows, and [`spawn`](Self::spawn) for
+    /// parallel work.
+    ///
+    /// The future must be `Send` so that the scope itself stays `Send`; it need not be
+    /// `'static`. For non-`Send` local children, use a [`Local`] group
+    /// ([`TaskGroup::new_local`]). If the group no longer accepts children the future is
+    /// dropped unpolled.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use taskgroup_core::{Member, TaskGroup};
+    ///
+    /// let mut hits = 0;
+    /// let names = vec!["a".to_string(), "b".to_string()];
+    /// {
+    ///     // The group holds its borrows until it is dropped, as `task_group!`'s block does.
+    ///     let tg = TaskGroup::new();
+    ///     tg.run(async {
+    ///         tg.spawn_local(async {
+    ///             hits += names.len(); // borrows `names`, mutates `hits`
+    ///         });
+    ///         Ok::<_, Member>(())
+    ///     })
+    ///     .await
+    ///     .unwrap();
+    /// }
+    /// assert_eq!(hits, 2);
+    /// # }
+    /// ```
+    pub fn spawn_local<F>(&self, future: F) -> Task<<F::Output as TaskOutput>::Ok>
+    where
+        F: Future + Send + 'env,
+        F::Output: TaskOutput,
+    {
+        match self.local_child(future) {
+            Ok((task, child)) => {
+                self.push_local(Box::pin(child));
+                task
+            }
+            Err(task) => task,
+        }
+    }
+}
+
+impl<'env> TaskGroup<'env, Local> {
+    /// A [`Local`] group: its local children may be non-`Send`, and its scope is not `Send`.
+    pub fn new_local() -> Self {
+        Self::with_config(Config::default())
+    }
+
+    /// Like [`TaskGroup::spawn_local`], for futures that are not `Send`.
+    ///
+    /// ```
+    /// # fn main() {
+    /// use std::cell::RefCell;
+    /// use std::rc::Rc;
+    /// use taskgroup_core::{Member, TaskGroup};
+    ///
+    /// let log = Rc::new(RefCell::new(Vec::new()));
+    /// let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    /// rt.block_on(async {
+    ///     let tg = TaskGroup::new_local();
+    ///     tg.run(async {
+    ///         for word in ["not", "Send"] {
+    ///             let log = Rc::clone(&log); // an Rc: this future is not Send
+    ///             tg.spawn_local(async move { log.borrow_mut().push(word) });
+    ///         }
+    ///         Ok::<_, Member>(())
+    ///     })
+    ///     .await
+    ///     .unwrap();
+    /// });
+    /// assert_eq!(*log.borrow(), ["not", "Send"]);
+    /// # }
+    /// ```
+    pub fn spawn_local<F>(&self, future: F) -> Task<<F::Output as TaskOutput>::Ok>
+    where
+        F: Future + 'env,
+        F::Output: TaskOutput,
+    {
+        match self.local_child(future) {
+            Ok((task, child)) => {
+                self.push_local(Box::pin(child));
+                task
+            }
+            Err(task) => task,
+        }
+    }
+}
+
+impl<'env, K: Locality> TaskGroup<'env, K> {
+    /// A local child's handle and future, or its handle resolved at once if the group no
+    /// longer accepts children.
+    #[allow(clippy::type_complexity)]
+    fn local_child<F>(
+        &self,
+        future: F,
+    ) -> Result<
+        (
+            Task<<F::Output as TaskOutput>::Ok>,
+            impl Future<Output = ()> + 'env + use<'env, F, K>,
+        ),
+        Task<<F::Output as TaskOutput>::Ok>,
+    >
+    where
+        F: Future + 'env,
+        F::Output: TaskOutput,
+    {
+        if self.is_stopped() {
+            drop(future);
+            return Err(Task {
+                cell: Arc::new(TaskCell::done(Err(TaskError::NotStarted(
+                    self.shared.refusal(),
+                )))),
+                info: None,
+            });
+        }
+        let cell = Arc::new(TaskCell::new());
+        let child = run_local(future, Arc::clone(&cell), Arc::clone(&self.shared), None);
+        Ok((Task { cell, info: None }, child))
+    }
+
+    fn push_local(&self, child: Pin<Box<K::Future<'env>>>) {
+        lock(&self.incoming).push(child);
+        self.shared.wake_scope();
     }
 
     pub(crate) fn with_config(config: Config) -> Self {
@@ -756,59 +918,6 @@ impl<'env> TaskGroup<'env> {
         F::Output: TaskOutput,
     {
         self.shared.spawn(None, future)
-    }
-
-    /// Starts a *local* child: a future that may borrow the caller's locals (`&` and `&mut`),
-    /// polled on the scope's own task rather than spawned on the runtime. It lives under the
-    /// same policy, cancellation and error collection as spawned children, and the scope does
-    /// not return before it finishes. Local children run concurrently with the body, not in
-    /// parallel: use them for I/O-bound work that borrows, and [`spawn`](Self::spawn) for
-    /// parallel work.
-    ///
-    /// The future must be `Send` so that the scope itself stays `Send`; it need not be
-    /// `'static`. If the group no longer accepts children the future is dropped unpolled.
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-    /// use taskgroup_core::{Member, TaskGroup};
-    ///
-    /// let mut hits = 0;
-    /// let names = vec!["a".to_string(), "b".to_string()];
-    /// {
-    ///     // The group holds its borrows until it is dropped, as `task_group!`'s block does.
-    ///     let tg = TaskGroup::new();
-    ///     tg.run(async {
-    ///         tg.spawn_local(async {
-    ///             hits += names.len(); // borrows `names`, mutates `hits`
-    ///         });
-    ///         Ok::<_, Member>(())
-    ///     })
-    ///     .await
-    ///     .unwrap();
-    /// }
-    /// assert_eq!(hits, 2);
-    /// # }
-    /// ```
-    pub fn spawn_local<F>(&self, future: F) -> Task<<F::Output as TaskOutput>::Ok>
-    where
-        F: Future + Send + 'env,
-        F::Output: TaskOutput,
-        <F::Output as TaskOutput>::Ok: Send,
-    {
-        if self.is_stopped() {
-            drop(future);
-            return Task {
-                cell: Arc::new(TaskCell::done(Err(TaskError::NotStarted(
-                    self.shared.refusal(),
-                )))),
-                info: None,
-            };
-        }
-        let cell = Arc::new(TaskCell::new());
-        let child = run_local(future, Arc::clone(&cell), Arc::clone(&self.shared), None);
-        lock(&self.incoming).push(Box::pin(child));
-        self.shared.wake_scope();
-        Task { cell, info: None }
     }
 
     /// Trio's `start`: spawns a child and waits until it signals readiness through the
@@ -922,7 +1031,7 @@ impl<'env> TaskGroup<'env> {
             })
         }));
         let mut grace: Pin<&mut Option<Sleep>> = pin!(None);
-        let mut locals: ReadySet<dyn Future<Output = ()> + Send + 'env> = ReadySet::default();
+        let mut locals: ReadySet<K::Future<'env>> = ReadySet::default();
 
         let mut current = Some(Arc::clone(&self.shared));
         let scope = std::future::poll_fn(|cx| {
@@ -973,7 +1082,7 @@ impl<'env> TaskGroup<'env> {
                 }
             }
             loop {
-                locals_intake(&self.incoming, &mut locals);
+                locals_intake::<K>(&self.incoming, &mut locals);
                 if shared.is_aborted() {
                     locals.clear();
                     break;
@@ -1057,9 +1166,9 @@ impl Drop for Restore<'_> {
     }
 }
 
-fn locals_intake<'env>(
-    incoming: &Mutex<Vec<LocalFuture<'env>>>,
-    locals: &mut ReadySet<dyn Future<Output = ()> + Send + 'env>,
+fn locals_intake<'env, K: Locality>(
+    incoming: &Mutex<Vec<Pin<Box<K::Future<'env>>>>>,
+    locals: &mut ReadySet<K::Future<'env>>,
 ) {
     let new = mem::take(&mut *lock(incoming));
     for future in new {
@@ -1144,7 +1253,7 @@ impl Drop for AbortOnDrop<'_> {
     }
 }
 
-impl Drop for TaskGroup<'_> {
+impl<K: Locality> Drop for TaskGroup<'_, K> {
     fn drop(&mut self) {
         if self.shared.state.load(Ordering::Acquire) & CLOSED == 0 {
             self.shared.stop(Stop::Dropped);
@@ -1158,7 +1267,7 @@ impl Drop for TaskGroup<'_> {
     }
 }
 
-impl fmt::Debug for TaskGroup<'_> {
+impl<K: Locality> fmt::Debug for TaskGroup<'_, K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = self.shared.state.load(Ordering::Acquire);
         f.debug_struct("TaskGroup")

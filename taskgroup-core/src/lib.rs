@@ -23,7 +23,7 @@ pub use config::{Builder, Policy, ZeroLimit};
 pub use error_group::{AnyError, EmptyGroup, ErrorGroup, ErrorTypes, Leaves, TASK_GROUP_MESSAGE};
 pub use except::{ClauseOutput, ClauseType, ExceptStar, Handler, Outcome, except_star};
 pub use gather::{AsCompleted, as_completed, gather};
-pub use group::{Ready, SpawnError, Spawner, StartError, TaskGroup};
+pub use group::{Local, Locality, Parallel, Ready, SpawnError, Spawner, StartError, TaskGroup};
 pub use leaf::{BodyCancelled, BoxError, Leaf, Member, TaskInfo, TaskPanic, TimedOut};
 pub use render::{MAX_GROUP_DEPTH, MAX_GROUP_WIDTH};
 pub use task::{Task, TaskError, TaskOutput};

@@ -70,14 +70,19 @@ fn scope_tokens(scope: &Scope) -> TokenStream {
     };
     let group = private_ident_at("task_group", handle_span);
     let result = private_ident("result");
-    let builder = if scope.config.is_empty() {
+    let builder = if scope.config.is_empty() && !scope.local {
         quote!(::taskgroup::__private::TaskGroup::new())
     } else {
         let calls = scope
             .config
             .iter()
             .map(|BuilderCall { method, arg }| quote_spanned!(method.span()=> .#method(#arg)));
-        quote!(::taskgroup::__private::TaskGroup::builder() #(#calls)* .build())
+        let build = if scope.local {
+            quote!(build_local)
+        } else {
+            quote!(build)
+        };
+        quote!(::taskgroup::__private::TaskGroup::builder() #(#calls)* .#build())
     };
     let handle = &scope.handle;
     let body = &scope.body;

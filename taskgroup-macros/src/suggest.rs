@@ -69,7 +69,9 @@ fn distance(a: &str, b: &str) -> usize {
 mod tests {
     use super::*;
 
-    const OPTIONS: &[&str] = &["timeout", "deadline", "name", "policy", "limit", "grace"];
+    const OPTIONS: &[&str] = &[
+        "timeout", "deadline", "name", "policy", "limit", "grace", "local",
+    ];
 
     #[test]
     fn close_words_are_suggested() {

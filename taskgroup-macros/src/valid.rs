@@ -13,8 +13,10 @@ use syn::{Expr, FnArg, GenericArgument, Ident, Path, PathArguments, Type};
 use crate::ast::{Binding, ClauseKind, ExceptStarInput, Handle, OptionArg, TaskGroupInput};
 use crate::suggest::did_you_mean;
 
-const OPTIONS: &[&str] = &["timeout", "deadline", "name", "policy", "limit", "grace"];
-const OPTION_LIST: &str = "`timeout`, `deadline`, `name`, `policy`, `limit` and `grace`";
+const OPTIONS: &[&str] = &[
+    "timeout", "deadline", "name", "policy", "limit", "grace", "local",
+];
+const OPTION_LIST: &str = "`timeout`, `deadline`, `name`, `policy`, `limit`, `grace` and `local`";
 const POLICIES: &[&str] = &["fail_fast", "wait_all", "first_ok"];
 
 /// Every error found, combined into one `syn::Error`.
@@ -38,6 +40,8 @@ impl Errors {
 pub(crate) struct Scope {
     /// `.method(arg)` calls on the builder, in the order written.
     pub config: Vec<BuilderCall>,
+    /// `local = true`: a group whose local children may be non-`Send`.
+    pub local: bool,
     pub handle: Handle,
     pub body: Expr,
     /// Whether the input had `except*` clauses at all (it decides the expression's type).
@@ -76,7 +80,7 @@ pub(crate) fn task_group(input: TaskGroupInput, errors: &mut Errors) -> Scope {
         body,
         clauses,
     } = input;
-    let config = options_to_calls(options, errors);
+    let (config, local) = options_to_calls(options, errors);
     if let Expr::Async(block) = &body {
         errors.push(syn::Error::new(
             block.async_token.span,
@@ -153,6 +157,7 @@ pub(crate) fn task_group(input: TaskGroupInput, errors: &mut Errors) -> Scope {
     }
     Scope {
         config,
+        local,
         handle,
         body,
         has_clauses,
@@ -160,8 +165,10 @@ pub(crate) fn task_group(input: TaskGroupInput, errors: &mut Errors) -> Scope {
     }
 }
 
-fn options_to_calls(options: Vec<OptionArg>, errors: &mut Errors) -> Vec<BuilderCall> {
+/// The builder calls, and whether `local = true` was given.
+fn options_to_calls(options: Vec<OptionArg>, errors: &mut Errors) -> (Vec<BuilderCall>, bool) {
     let mut calls = Vec::new();
+    let mut local = false;
     let mut seen: Vec<Ident> = Vec::new();
     for OptionArg { key, value } in options {
         let name = key.to_string();
@@ -216,12 +223,27 @@ fn options_to_calls(options: Vec<OptionArg>, errors: &mut Errors) -> Vec<Builder
                 }
                 unparenthesized(&value).into_token_stream()
             }
+            "local" => {
+                match unparenthesized(&value) {
+                    Expr::Lit(syn::ExprLit {
+                        lit: syn::Lit::Bool(flag),
+                        ..
+                    }) => local = flag.value,
+                    other => errors.push(syn::Error::new_spanned(
+                        other,
+                        "`local` chooses the group's type, so it must be written as `true` or \
+                         `false`: `local = true` lets local children be non-`Send`",
+                    )),
+                }
+                seen.push(key.clone());
+                continue;
+            }
             _ => unparenthesized(&value).into_token_stream(),
         };
         seen.push(key.clone());
         calls.push(BuilderCall { method: key, arg });
     }
-    calls
+    (calls, local)
 }
 
 /// `fail_fast`, `wait_all`, `first_ok`, or any non-identifier expression of type `Policy`.
