@@ -1054,3 +1054,23 @@ fn r11_runtime_shutdown_with_a_scope_pending_drops_every_child() {
     drop(rt);
     counter.assert_all_dropped();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn r7_task_cancel_reaches_a_child_waiting_forever_even_right_after_spawn() {
+    // Cancelling at once races the child's first poll and its waker registration; the request
+    // must reach it however the race goes, or the scope would wait forever.
+    for _ in 0..300 {
+        let counter = DropCounter::default();
+        let tg = TaskGroup::new();
+        let task = tg
+            .run(async {
+                let task = tg.spawn(counter.track(std::future::pending::<()>()));
+                task.cancel();
+                Body::Ok(task)
+            })
+            .await
+            .unwrap();
+        assert_eq!(task.result().unwrap_err(), TaskError::Cancelled);
+        counter.assert_all_dropped();
+    }
+}

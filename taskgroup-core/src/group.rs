@@ -24,7 +24,7 @@ use crate::config::{Builder, Config, Deadline, Policy};
 use crate::error_group::{ErrorGroup, TASK_GROUP_MESSAGE};
 use crate::leaf::{BodyCancelled, Leaf, Member, TaskInfo, TaskPanic, TimedOut};
 use crate::ready_set::ReadySet;
-use crate::task::{Cancel, Canceller, Task, TaskCell, TaskError, TaskOutput};
+use crate::task::{Cancel, Task, TaskCell, TaskError, TaskOutput};
 
 /// Spawns are refused.
 const REFUSE: usize = 1;
@@ -334,11 +334,11 @@ impl Shared {
             return;
         }
         self.token.cancel();
-        {
-            let waiting = lock(&self.waiting);
-            for waker in waiting.slots.iter().flatten() {
-                waker.wake_by_ref();
-            }
+        // Take the wakers out and wake them outside the lock: every woken child ends at once,
+        // and an aborted child no longer deregisters (see `ChildGuard::drop`).
+        let waiting = mem::take(&mut *lock(&self.waiting));
+        for waker in waiting.slots.into_iter().flatten() {
+            waker.wake();
         }
         self.drop_queue();
     }
@@ -360,9 +360,17 @@ impl Shared {
         };
         if let Some(next) = next {
             next.cell.mark_started();
-            let handle = next.runtime.spawn(next.future);
-            next.cell
-                .set_canceller(Canceller::Abort(handle.abort_handle()));
+            // A cancel requested while it was queued is seen at its first poll.
+            drop(next.runtime.spawn(next.future));
+        }
+    }
+
+    /// Wakes the child registered at `slot` so that it sees a cancellation request; a stale
+    /// slot at worst wakes another child for nothing.
+    pub(crate) fn wake_child(&self, slot: usize) {
+        let waker = lock(&self.waiting).slots.get(slot).cloned().flatten();
+        if let Some(waker) = waker {
+            waker.wake();
         }
     }
 
@@ -451,8 +459,8 @@ impl Shared {
             limiter.running += 1;
             cell.mark_started();
         }
+        // No abort handle is kept: `Task::cancel` sets the cell's flag and wakes the child.
         let handle = runtime.spawn(child);
-        cell.set_canceller(Canceller::Abort(handle.abort_handle()));
         Ok(Task {
             cell,
             info: Some(TaskInfo {
@@ -481,7 +489,9 @@ impl<T> Drop for ChildGuard<T> {
     fn drop(&mut self) {
         let shared = self.shared();
         let slot = self.cell.waker_slot.load(Ordering::Relaxed);
-        if slot != usize::MAX {
+        // After an abort the slab was emptied; a child registered later stays in the new one
+        // until the group is dropped, which is soon: no lock per cancelled child.
+        if slot != usize::MAX && !shared.is_aborted() {
             lock(&shared.waiting).remove(slot);
         }
         // No-op if the child stored its result already; otherwise it was aborted or dropped.
@@ -538,9 +548,12 @@ where
             Ok(Poll::Pending) => {
                 if cell.waker_slot.load(Ordering::Relaxed) == usize::MAX {
                     let slot = lock(&shared.waiting).insert(cx.waker().clone());
-                    cell.waker_slot.store(slot, Ordering::Relaxed);
-                    // An abort that came before the registration did not see this waker.
-                    if shared.is_aborted() {
+                    // SeqCst pairs with `request_cancel` (flag, then slot): one of the two
+                    // sees the other, so a cancel is never lost.
+                    cell.waker_slot.store(slot, Ordering::SeqCst);
+                    // An abort or cancel that came before the registration did not see this
+                    // waker.
+                    if shared.is_aborted() || cell.cancel_requested() {
                         cx.waker().wake_by_ref();
                     }
                 }
@@ -624,7 +637,7 @@ async fn run_local<F>(
     let ending = std::future::poll_fn(|cx| {
         if first {
             first = false;
-            cell.set_canceller(Canceller::Wake(cx.waker().clone()));
+            cell.set_local_waker(cx.waker().clone());
         }
         if shared.is_aborted() || cell.cancel_requested() {
             future.set(None);
@@ -886,6 +899,11 @@ impl<'env, K: Locality> TaskGroup<'env, K> {
     /// If the group no longer accepts children (failing, cancelled, timed out or closed) the
     /// future is dropped without ever being polled and the task's result says why
     /// ([`TaskError::NotStarted`]); [`try_spawn`](Self::try_spawn) reports it instead.
+    ///
+    /// The future must be `'static`: it runs on the runtime's threads and may outlive any
+    /// borrow of the caller's. To borrow local variables (`does not live long enough` /
+    /// `borrowed for 'static` errors), use [`spawn_local`](TaskGroup::spawn_local) instead, or
+    /// move owned data into the future (`async move`).
     pub fn spawn<F>(&self, future: F) -> Task<<F::Output as TaskOutput>::Ok>
     where
         F: Future + Send + 'static,

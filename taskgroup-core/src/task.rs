@@ -5,7 +5,7 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
 use crate::leaf::{Member, TaskInfo};
@@ -78,17 +78,15 @@ impl fmt::Display for TaskError {
 impl StdError for TaskError {}
 
 pub(crate) enum Slot<T> {
-    Pending(Option<Waker>),
-    Done(Result<T, TaskError>),
+    /// Running or queued: who awaits the task and, for a local child, its own waker (to
+    /// wake it on a cancel request). Both are dropped when the task finishes.
+    Pending {
+        waker: Option<Waker>,
+        local: Option<Waker>,
+    },
+    /// The outcome; the error is boxed to keep every cell small.
+    Done(Result<T, Box<TaskError>>),
     Taken,
-}
-
-/// How to stop a child that is already running.
-pub(crate) enum Canceller {
-    /// A child on the tokio runtime.
-    Abort(tokio::task::AbortHandle),
-    /// A local child polled by the scope: wake it so that it sees the request.
-    Wake(Waker),
 }
 
 /// The result slot shared by a child and its [`Task`] handle.
@@ -97,7 +95,6 @@ pub(crate) struct TaskCell<T> {
     cancel_requested: AtomicBool,
     /// Holds one of the group's limited slots (set when the child is put on the runtime).
     started: AtomicBool,
-    canceller: OnceLock<Canceller>,
     /// The group of a spawned child, so that the child's future needs one pointer only.
     pub(crate) owner: Option<Arc<crate::group::Shared>>,
     /// The name given at spawn, for the task's errors.
@@ -107,26 +104,12 @@ pub(crate) struct TaskCell<T> {
     pub(crate) waker_slot: std::sync::atomic::AtomicUsize,
 }
 
-/// The type-erased part of a [`TaskCell`] that starting and cancelling need.
+/// The type-erased part of a [`TaskCell`] that the limit's queue needs.
 pub(crate) trait Cancel: Send + Sync {
-    fn set_canceller(&self, canceller: Canceller);
-    fn cancel_requested(&self) -> bool;
     fn mark_started(&self);
 }
 
 impl<T: Send> Cancel for TaskCell<T> {
-    fn set_canceller(&self, canceller: Canceller) {
-        let _ = self.canceller.set(canceller);
-        // A cancel that came before the canceller existed could not reach the child.
-        if self.cancel_requested() {
-            self.request_cancel();
-        }
-    }
-
-    fn cancel_requested(&self) -> bool {
-        self.cancel_requested.load(Ordering::SeqCst)
-    }
-
     fn mark_started(&self) {
         self.started.store(true, Ordering::Release);
     }
@@ -135,10 +118,12 @@ impl<T: Send> Cancel for TaskCell<T> {
 impl<T> TaskCell<T> {
     pub(crate) fn new() -> Self {
         TaskCell {
-            slot: Mutex::new(Slot::Pending(None)),
+            slot: Mutex::new(Slot::Pending {
+                waker: None,
+                local: None,
+            }),
             cancel_requested: AtomicBool::new(false),
             started: AtomicBool::new(false),
-            canceller: OnceLock::new(),
             owner: None,
             name: None,
             waker_slot: std::sync::atomic::AtomicUsize::new(usize::MAX),
@@ -160,17 +145,41 @@ impl<T> TaskCell<T> {
 
     pub(crate) fn done(result: Result<T, TaskError>) -> Self {
         TaskCell {
-            slot: Mutex::new(Slot::Done(result)),
+            slot: Mutex::new(Slot::Done(result.map_err(Box::new))),
             ..Self::new()
         }
     }
 
+    pub(crate) fn cancel_requested(&self) -> bool {
+        self.cancel_requested.load(Ordering::SeqCst)
+    }
+
+    /// A local child's waker, so that a cancel request can reach it.
+    pub(crate) fn set_local_waker(&self, waker: Waker) {
+        if let Slot::Pending { local, .. } = &mut *self.lock() {
+            *local = Some(waker);
+        }
+        if self.cancel_requested() {
+            self.request_cancel();
+        }
+    }
+
+    /// Flags the child and wakes it: it sees the flag at its next poll, drops its future and
+    /// ends as cancelled, as tokio's `abort` would. A child not polled yet sees it at its
+    /// first poll.
     pub(crate) fn request_cancel(&self) {
         self.cancel_requested.store(true, Ordering::SeqCst);
-        match self.canceller.get() {
-            Some(Canceller::Abort(handle)) => handle.abort(),
-            Some(Canceller::Wake(waker)) => waker.wake_by_ref(),
-            None => {}
+        let local = match &*self.lock() {
+            Slot::Pending { local, .. } => local.clone(),
+            _ => return,
+        };
+        if let Some(waker) = local {
+            waker.wake();
+            return;
+        }
+        let slot = self.waker_slot.load(Ordering::SeqCst);
+        if let (Some(owner), true) = (&self.owner, slot != usize::MAX) {
+            owner.wake_child(slot);
         }
     }
 
@@ -182,26 +191,28 @@ impl<T> TaskCell<T> {
     /// Stores the result unless one is already there, waking an awaiting body.
     pub(crate) fn complete(&self, result: Result<T, TaskError>) {
         let mut slot = self.lock();
-        if let Slot::Pending(waker) = &mut *slot {
-            let waker = waker.take();
-            *slot = Slot::Done(result);
+        if let Slot::Pending { .. } = &*slot {
+            let pending = std::mem::replace(&mut *slot, Slot::Done(result.map_err(Box::new)));
             drop(slot);
-            if let Some(waker) = waker {
+            if let Slot::Pending {
+                waker: Some(waker), ..
+            } = pending
+            {
                 waker.wake();
             }
         }
     }
 
     fn is_done(&self) -> bool {
-        !matches!(*self.lock(), Slot::Pending(_))
+        !matches!(*self.lock(), Slot::Pending { .. })
     }
 
     fn take(&self) -> Result<T, TaskError> {
         let mut slot = self.lock();
         match std::mem::replace(&mut *slot, Slot::Taken) {
-            Slot::Done(result) => result,
+            Slot::Done(result) => result.map_err(|e| *e),
             Slot::Taken => Err(TaskError::Taken),
-            pending @ Slot::Pending(_) => {
+            pending @ Slot::Pending { .. } => {
                 *slot = pending;
                 Err(TaskError::Pending)
             }
@@ -211,7 +222,7 @@ impl<T> TaskCell<T> {
     fn poll_take(&self, cx: &mut Context<'_>) -> Poll<Result<T, TaskError>> {
         let mut slot = self.lock();
         match &mut *slot {
-            Slot::Pending(waker) => {
+            Slot::Pending { waker, .. } => {
                 match waker {
                     Some(w) if w.will_wake(cx.waker()) => {}
                     _ => *waker = Some(cx.waker().clone()),
@@ -219,7 +230,7 @@ impl<T> TaskCell<T> {
                 Poll::Pending
             }
             Slot::Done(_) => match std::mem::replace(&mut *slot, Slot::Taken) {
-                Slot::Done(result) => Poll::Ready(result),
+                Slot::Done(result) => Poll::Ready(result.map_err(|e| *e)),
                 _ => Poll::Ready(Err(TaskError::Taken)),
             },
             Slot::Taken => Poll::Ready(Err(TaskError::Taken)),
