@@ -625,20 +625,19 @@ async fn run_local<F>(
     F: Future,
     F::Output: TaskOutput,
 {
-    struct Guard<'a, T>(&'a TaskCell<T>);
+    /// Resolves the handle as cancelled if the child is dropped before it settles.
+    struct Guard<'a, T>(Option<&'a TaskCell<T>>);
     impl<T> Drop for Guard<'_, T> {
         fn drop(&mut self) {
-            self.0.complete(Err(TaskError::Cancelled));
+            if let Some(cell) = self.0 {
+                cell.complete(Err(TaskError::Cancelled));
+            }
         }
     }
-    let _guard = Guard(&cell);
+    let mut guard = Guard(Some(&cell));
     let mut future = pin!(Some(future));
-    let mut first = true;
+    let mut registered = false;
     let ending = std::future::poll_fn(|cx| {
-        if first {
-            first = false;
-            cell.set_local_waker(cx.waker().clone());
-        }
         if shared.is_aborted() || cell.cancel_requested() {
             future.set(None);
             return Poll::Ready(Ending::Cancelled);
@@ -647,7 +646,15 @@ async fn run_local<F>(
             return Poll::Ready(Ending::Cancelled);
         };
         let ending = match catch_unwind(AssertUnwindSafe(|| fut.poll(cx))) {
-            Ok(Poll::Pending) => return Poll::Pending,
+            Ok(Poll::Pending) => {
+                // Only a child that waits needs its waker known, for a cancel request; the
+                // registration re-reads the request, so none is lost.
+                if !registered {
+                    registered = true;
+                    cell.set_local_waker(cx.waker().clone());
+                }
+                return Poll::Pending;
+            }
             Ok(Poll::Ready(output)) => match output.into_result() {
                 Ok(value) => Ending::Value(value),
                 Err(member) => Ending::Failed(member),
@@ -658,6 +665,7 @@ async fn run_local<F>(
         Poll::Ready(ending)
     })
     .await;
+    guard.0 = None;
     settle(&shared, &cell, ending, name, None);
 }
 
@@ -881,8 +889,15 @@ impl<'env, K: Locality> TaskGroup<'env, K> {
     }
 
     fn push_local(&self, child: Pin<Box<K::Future<'env>>>) {
-        lock(&self.incoming).push(child);
-        self.shared.wake_scope();
+        let first = {
+            let mut incoming = lock(&self.incoming);
+            incoming.push(child);
+            incoming.len() == 1
+        };
+        // The scope takes every waiting local child at once: one wake-up per batch is enough.
+        if first {
+            self.shared.wake_scope();
+        }
     }
 
     pub(crate) fn with_config(config: Config) -> Self {

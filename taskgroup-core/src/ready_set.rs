@@ -42,6 +42,8 @@ pub(crate) struct ReadySet<F: ?Sized> {
     slots: Vec<Option<Slot<F>>>,
     free: Vec<usize>,
     queue: Arc<Queue>,
+    /// Woken indices taken from the queue in one lock, polled one by one.
+    batch: VecDeque<usize>,
     len: usize,
 }
 
@@ -53,6 +55,7 @@ impl<F: ?Sized> Default for ReadySet<F> {
             queue: Arc::new(Queue {
                 ready: Mutex::new((VecDeque::new(), None)),
             }),
+            batch: VecDeque::new(),
             len: 0,
         }
     }
@@ -102,7 +105,11 @@ impl<F: ?Sized + Future> ReadySet<F> {
             if self.len == 0 {
                 return Poll::Ready(None);
             }
-            let Some(index) = self.lock().0.pop_front() else {
+            if self.batch.is_empty() {
+                let mut ready = self.queue.ready.lock().unwrap_or_else(|e| e.into_inner());
+                std::mem::swap(&mut self.batch, &mut ready.0);
+            }
+            let Some(index) = self.batch.pop_front() else {
                 return Poll::Pending;
             };
             let Some(Some(slot)) = self.slots.get_mut(index) else {
@@ -124,6 +131,7 @@ impl<F: ?Sized + Future> ReadySet<F> {
         self.slots.clear();
         self.free.clear();
         self.len = 0;
+        self.batch.clear();
         self.lock().0.clear();
     }
 }
