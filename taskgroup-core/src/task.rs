@@ -95,6 +95,8 @@ pub(crate) struct TaskCell<T> {
     cancel_requested: AtomicBool,
     /// Holds one of the group's limited slots (set when the child is put on the runtime).
     started: AtomicBool,
+    /// The slot left `Pending`: lets the guard that runs after every child skip the lock.
+    settled: AtomicBool,
     /// The group of a spawned child, so that the child's future needs one pointer only.
     pub(crate) owner: Option<Arc<crate::group::Shared>>,
     /// The name given at spawn, for the task's errors.
@@ -124,6 +126,7 @@ impl<T> TaskCell<T> {
             }),
             cancel_requested: AtomicBool::new(false),
             started: AtomicBool::new(false),
+            settled: AtomicBool::new(false),
             owner: None,
             name: None,
             waker_slot: std::sync::atomic::AtomicUsize::new(usize::MAX),
@@ -146,6 +149,7 @@ impl<T> TaskCell<T> {
     pub(crate) fn done(result: Result<T, TaskError>) -> Self {
         TaskCell {
             slot: Mutex::new(Slot::Done(result.map_err(Box::new))),
+            settled: AtomicBool::new(true),
             ..Self::new()
         }
     }
@@ -190,8 +194,12 @@ impl<T> TaskCell<T> {
 
     /// Stores the result unless one is already there, waking an awaiting body.
     pub(crate) fn complete(&self, result: Result<T, TaskError>) {
+        if self.settled.load(Ordering::Acquire) {
+            return;
+        }
         let mut slot = self.lock();
         if let Slot::Pending { .. } = &*slot {
+            self.settled.store(true, Ordering::Release);
             let pending = std::mem::replace(&mut *slot, Slot::Done(result.map_err(Box::new)));
             drop(slot);
             if let Slot::Pending {
