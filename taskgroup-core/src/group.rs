@@ -24,7 +24,7 @@ use crate::config::{Builder, Config, Deadline, Policy};
 use crate::error_group::{ErrorGroup, TASK_GROUP_MESSAGE};
 use crate::leaf::{BodyCancelled, Leaf, Member, TaskInfo, TaskPanic, TimedOut};
 use crate::ready_set::ReadySet;
-use crate::task::{Cancel, Task, TaskCell, TaskError, TaskOutput};
+use crate::task::{Outcome, Task, TaskCell, TaskError, TaskOutput};
 
 /// Spawns are refused.
 const REFUSE: usize = 1;
@@ -155,8 +155,7 @@ struct Limiter {
 }
 
 struct Queued {
-    future: Pin<Box<dyn Future<Output = ()> + Send>>,
-    cell: Arc<dyn Cancel>,
+    future: Pin<Box<dyn Future<Output = Outcome<()>> + Send>>,
     runtime: tokio::runtime::Handle,
 }
 
@@ -344,7 +343,7 @@ impl Shared {
     }
 
     /// A child that held one of the limit's slots ended: start the next queued one.
-    fn free_slot(&self) {
+    fn free_slot(self: &Arc<Self>) {
         let Some(limiter) = &self.limiter else { return };
         if self.state.load(Ordering::Acquire) & REFUSE != 0 {
             // A spawn that raced the stop may have queued after the queue was dropped.
@@ -359,19 +358,17 @@ impl Shared {
             next
         };
         if let Some(next) = next {
-            next.cell.mark_started();
             // A cancel requested while it was queued is seen at its first poll.
-            drop(next.runtime.spawn(next.future));
+            drop(next.runtime.spawn(HoldsSlot {
+                child: next.future,
+                _slot: SlotGuard(Arc::clone(self)),
+            }));
         }
     }
 
-    /// Wakes the child registered at `slot` so that it sees a cancellation request; a stale
-    /// slot at worst wakes another child for nothing.
-    pub(crate) fn wake_child(&self, slot: usize) {
-        let waker = lock(&self.waiting).slots.get(slot).cloned().flatten();
-        if let Some(waker) = waker {
-            waker.wake();
-        }
+    /// Whether the scope has returned: every child has ended.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.state.load(Ordering::Acquire) & CLOSED != 0
     }
 
     fn fail(&self, member: Member) {
@@ -431,72 +428,121 @@ impl Shared {
         if let Err(why) = self.acquire() {
             return Err((why, future));
         }
-        let cell = Arc::new(TaskCell::owned(Arc::clone(self), name.clone()));
-        let child = Child {
-            future,
-            guard: ChildGuard {
-                cell: Arc::clone(&cell),
-            },
-        };
-        #[cfg(feature = "tracing")]
-        let child = tracing::Instrument::instrument(
-            child,
-            tracing::info_span!("taskgroup.task", name = name.as_deref().unwrap_or("")),
-        );
+        let mut slot = NO_SLOT;
         if let Some(limiter) = &self.limiter {
             let mut limiter = lock(limiter);
             if limiter.running == limiter.limit {
+                // Queued: no tokio task yet, so the result goes to a cell the handle shares.
+                let cell = Arc::new(TaskCell::new());
+                let child = run_in_cell(
+                    future,
+                    SettleOnDrop(Arc::clone(&cell)),
+                    Arc::clone(self),
+                    name.clone(),
+                    tokio::task::try_id,
+                );
+                let child = Child::new(child, Arc::clone(self), NO_SLOT, ());
+                #[cfg(feature = "tracing")]
+                let child = instrument(child, name.as_deref());
                 limiter.queue.push_back(Queued {
                     future: Box::pin(child),
-                    cell: Arc::clone(&cell) as Arc<dyn Cancel>,
                     runtime,
                 });
-                return Ok(Task {
-                    cell,
-                    info: Some(TaskInfo { id: None, name }),
-                });
+                return Ok(Task::with_cell(cell, name));
             }
             limiter.running += 1;
-            cell.mark_started();
+            slot |= LIMITED;
         }
-        // No abort handle is kept: `Task::cancel` sets the cell's flag and wakes the child.
-        let handle = runtime.spawn(child);
-        Ok(Task {
-            cell,
-            info: Some(TaskInfo {
-                id: Some(handle.id()),
-                name,
-            }),
-        })
+        // Unnamed children carry no name field: a small future keeps tokio's smallest cell.
+        let handle = match &name {
+            None => {
+                let child = Child::new(future, Arc::clone(self), slot, ());
+                #[cfg(feature = "tracing")]
+                let child = instrument(child, None);
+                runtime.spawn(child)
+            }
+            Some(name) => {
+                let child = Child::new(future, Arc::clone(self), slot, Arc::clone(name));
+                #[cfg(feature = "tracing")]
+                let child = instrument(child, Some(name));
+                runtime.spawn(child)
+            }
+        };
+        Ok(Task::spawned(handle, Arc::clone(self), name))
+    }
+}
+
+#[cfg(feature = "tracing")]
+fn instrument<F>(child: F, name: Option<&str>) -> tracing::instrument::Instrumented<F> {
+    tracing::Instrument::instrument(
+        child,
+        tracing::info_span!("taskgroup.task", name = name.unwrap_or("")),
+    )
+}
+
+/// `ChildGuard::slot` of a child with no waker among the group's waiting ones.
+const NO_SLOT: u32 = u32::MAX >> 1;
+/// The bit of `ChildGuard::slot` set when the child holds one of the limit's running slots.
+const LIMITED: u32 = !NO_SLOT;
+
+/// A child started from the limit's queue: it holds a running slot until it is dropped.
+struct HoldsSlot {
+    child: Pin<Box<dyn Future<Output = Outcome<()>> + Send>>,
+    // Dropped after the child, like a `LIMITED` child's guard.
+    _slot: SlotGuard,
+}
+
+struct SlotGuard(Arc<Shared>);
+
+impl Drop for SlotGuard {
+    fn drop(&mut self) {
+        self.0.free_slot();
+    }
+}
+
+impl Future for HoldsSlot {
+    type Output = Outcome<()>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Outcome<()>> {
+        self.child.as_mut().poll(cx)
+    }
+}
+
+/// The name of a child, a field only in named children's futures.
+trait ChildName: Send + 'static {
+    fn get(&self) -> Option<&Arc<str>>;
+}
+
+impl ChildName for () {
+    fn get(&self) -> Option<&Arc<str>> {
+        None
+    }
+}
+
+impl ChildName for Arc<str> {
+    fn get(&self) -> Option<&Arc<str>> {
+        Some(self)
     }
 }
 
 /// Ends a child's accounting however it ends: completion, abort, panic or runtime shutdown.
-struct ChildGuard<T> {
-    cell: Arc<TaskCell<T>>,
+struct ChildGuard<N> {
+    shared: Arc<Shared>,
+    /// The child's index among the group's waiting wakers (or `NO_SLOT`), and `LIMITED`.
+    slot: u32,
+    name: N,
 }
 
-impl<T> ChildGuard<T> {
-    fn shared(&self) -> &Arc<Shared> {
-        self.cell
-            .owner
-            .as_ref()
-            .expect("a spawned child's cell has its group")
-    }
-}
-
-impl<T> Drop for ChildGuard<T> {
+impl<N> Drop for ChildGuard<N> {
     fn drop(&mut self) {
-        let shared = self.shared();
-        let slot = self.cell.waker_slot.load(Ordering::Relaxed);
+        let shared = &self.shared;
+        let slot = self.slot & NO_SLOT;
         // After an abort the slab was emptied; a child registered later stays in the new one
         // until the group is dropped, which is soon: no lock per cancelled child.
-        if slot != usize::MAX && !shared.is_aborted() {
-            lock(&shared.waiting).remove(slot);
+        if slot != NO_SLOT && !shared.is_aborted() {
+            lock(&shared.waiting).remove(slot as usize);
         }
-        // No-op if the child stored its result already; otherwise it was aborted or dropped.
-        self.cell.complete(Err(TaskError::Cancelled));
-        if self.cell.started() {
+        if self.slot & LIMITED != 0 {
             shared.free_slot();
         }
         shared.release();
@@ -511,29 +557,41 @@ enum Ending<T> {
 }
 
 pin_project_lite::pin_project! {
-    /// A child on the runtime: the user's future and one pointer, so that a small future
-    /// still fits tokio's smallest task cell (128 bytes on x86_64).
-    struct Child<F, T> {
+    /// A child on the runtime: the user's future, the group and a 4-byte slot (plus the name
+    /// of a named child), so that a future of up to 8 bytes fits tokio's smallest task cell
+    /// (128 bytes on x86_64). Its output is the task's result, which tokio keeps for the
+    /// handle.
+    struct Child<F, N> {
         #[pin]
         future: F,
-        guard: ChildGuard<T>,
+        guard: ChildGuard<N>,
     }
 }
 
-impl<F> Future for Child<F, <F::Output as TaskOutput>::Ok>
+impl<F, N> Child<F, N> {
+    fn new(future: F, shared: Arc<Shared>, slot: u32, name: N) -> Self {
+        Child {
+            future,
+            guard: ChildGuard { shared, slot, name },
+        }
+    }
+}
+
+impl<F, N> Future for Child<F, N>
 where
     F: Future,
     F::Output: TaskOutput,
+    N: ChildName,
 {
-    type Output = ();
+    type Output = Outcome<<F::Output as TaskOutput>::Ok>;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let cell = &this.guard.cell;
-        let shared = this.guard.shared();
-        if shared.is_aborted() || cell.cancel_requested() {
-            // Tokio drops the future now; the guard records the cancellation.
-            return Poll::Ready(());
+        let guard = this.guard;
+        let shared = &guard.shared;
+        if shared.is_aborted() {
+            // Tokio drops the future now; the handle reads a cancellation.
+            return Poll::Ready(Err(None));
         }
         let future = this.future;
         // Groups created while this child is polled are nested in its group. A clone per poll
@@ -546,14 +604,15 @@ where
         drop(current);
         let ending = match polled {
             Ok(Poll::Pending) => {
-                if cell.waker_slot.load(Ordering::Relaxed) == usize::MAX {
-                    let slot = lock(&shared.waiting).insert(cx.waker().clone());
-                    // SeqCst pairs with `request_cancel` (flag, then slot): one of the two
-                    // sees the other, so a cancel is never lost.
-                    cell.waker_slot.store(slot, Ordering::SeqCst);
-                    // An abort or cancel that came before the registration did not see this
-                    // waker.
-                    if shared.is_aborted() || cell.cancel_requested() {
+                if guard.slot & NO_SLOT == NO_SLOT {
+                    let index = lock(&shared.waiting).insert(cx.waker().clone());
+                    let index = u32::try_from(index)
+                        .ok()
+                        .filter(|&i| i < NO_SLOT)
+                        .expect("fewer than 2^31 children waiting in one group");
+                    guard.slot = (guard.slot & LIMITED) | index;
+                    // An abort that came before the registration did not see this waker.
+                    if shared.is_aborted() {
                         cx.waker().wake_by_ref();
                     }
                 }
@@ -565,76 +624,77 @@ where
             },
             Err(payload) => Ending::Panicked(TaskPanic::from_payload(&*payload)),
         };
-        settle(
-            shared,
-            cell,
-            ending,
-            cell.name.clone(),
-            tokio::task::try_id(),
-        );
-        Poll::Ready(())
+        let result = conclude(shared, ending, guard.name.get(), tokio::task::try_id());
+        Poll::Ready(result.map_err(|error| match error {
+            TaskError::Cancelled => None,
+            error => Some(Box::new(error)),
+        }))
     }
 }
 
-/// Records how a child ended: its handle's result, and a failure in the group.
-fn settle<T>(
+/// Records how a child ended in the group, and returns the result its handle gives.
+fn conclude<T>(
     shared: &Shared,
-    cell: &TaskCell<T>,
     ending: Ending<T>,
-    name: Option<Arc<str>>,
+    name: Option<&Arc<str>>,
     id: Option<tokio::task::Id>,
-) {
+) -> Result<T, TaskError> {
     let info = || TaskInfo {
         id,
-        name: name.clone(),
+        name: name.cloned(),
     };
     match ending {
         Ending::Value(value) => {
-            cell.complete(Ok(value));
             shared.succeed();
+            Ok(value)
         }
         Ending::Failed(mut member) => {
             #[cfg(feature = "tracing")]
             tracing::warn!(error = %member, error_type = member.type_name(), "task failed");
             member.tag_task(&info());
-            cell.complete(Err(TaskError::Failed {
+            let error = TaskError::Failed {
                 type_name: member.type_name(),
                 message: member.to_string(),
-            }));
+            };
             shared.fail(member);
+            Err(error)
         }
         Ending::Panicked(panic) => {
             #[cfg(feature = "tracing")]
             tracing::error!(panic = panic.message(), "task panicked");
-            cell.complete(Err(TaskError::Panicked(panic.message().to_owned())));
+            let error = TaskError::Panicked(panic.message().to_owned());
             let mut leaf = Leaf::new(panic);
             leaf.set_task(&info());
             shared.fail(Member::Leaf(leaf));
+            Err(error)
         }
-        Ending::Cancelled => cell.complete(Err(TaskError::Cancelled)),
+        Ending::Cancelled => Err(TaskError::Cancelled),
     }
 }
 
-/// Polls a local child on the scope's task; see [`TaskGroup::spawn_local`].
-async fn run_local<F>(
+/// Resolves the handle as cancelled if the child is dropped before it settled, even unpolled.
+struct SettleOnDrop<T>(Arc<TaskCell<T>>);
+
+impl<T> Drop for SettleOnDrop<T> {
+    fn drop(&mut self) {
+        // No-op after the child stored its result.
+        self.0.complete(Err(TaskError::Cancelled));
+    }
+}
+
+/// Polls a child whose handle reads a [`TaskCell`]: a local child (on the scope's task, see
+/// [`TaskGroup::spawn_local`]) or one queued behind the limit (inside a [`Child`]).
+async fn run_in_cell<F>(
     future: F,
-    cell: Arc<TaskCell<<F::Output as TaskOutput>::Ok>>,
+    cell: SettleOnDrop<<F::Output as TaskOutput>::Ok>,
     shared: Arc<Shared>,
     name: Option<Arc<str>>,
+    id: fn() -> Option<tokio::task::Id>,
 ) where
     F: Future,
     F::Output: TaskOutput,
 {
-    /// Resolves the handle as cancelled if the child is dropped before it settles.
-    struct Guard<'a, T>(Option<&'a TaskCell<T>>);
-    impl<T> Drop for Guard<'_, T> {
-        fn drop(&mut self) {
-            if let Some(cell) = self.0 {
-                cell.complete(Err(TaskError::Cancelled));
-            }
-        }
-    }
-    let mut guard = Guard(Some(&cell));
+    let cell = &*cell.0;
     let mut future = pin!(Some(future));
     let mut registered = false;
     let ending = std::future::poll_fn(|cx| {
@@ -665,8 +725,7 @@ async fn run_local<F>(
         Poll::Ready(ending)
     })
     .await;
-    guard.0 = None;
-    settle(&shared, &cell, ending, name, None);
+    cell.complete(conclude(&shared, ending, name.as_ref(), id()));
 }
 
 /// A structured-concurrency scope: children spawned into it run in parallel on tokio, and
@@ -876,16 +935,22 @@ impl<'env, K: Locality> TaskGroup<'env, K> {
     {
         if self.is_stopped() {
             drop(future);
-            return Err(Task {
-                cell: Arc::new(TaskCell::done(Err(TaskError::NotStarted(
+            return Err(Task::with_cell(
+                Arc::new(TaskCell::done(Err(TaskError::NotStarted(
                     self.shared.refusal(),
                 )))),
-                info: None,
-            });
+                None,
+            ));
         }
         let cell = Arc::new(TaskCell::new());
-        let child = run_local(future, Arc::clone(&cell), Arc::clone(&self.shared), None);
-        Ok((Task { cell, info: None }, child))
+        let child = run_in_cell(
+            future,
+            SettleOnDrop(Arc::clone(&cell)),
+            Arc::clone(&self.shared),
+            None,
+            || None,
+        );
+        Ok((Task::with_cell(cell, None), child))
     }
 
     fn push_local(&self, child: Pin<Box<K::Future<'env>>>) {
@@ -1325,10 +1390,10 @@ where
         Ok(task) => task,
         Err((why, future)) => {
             drop(future);
-            Task {
-                cell: Arc::new(TaskCell::done(Err(TaskError::NotStarted(why)))),
-                info: None,
-            }
+            Task::with_cell(
+                Arc::new(TaskCell::done(Err(TaskError::NotStarted(why)))),
+                name,
+            )
         }
     }
 }

@@ -8,7 +8,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
-use crate::leaf::{Member, TaskInfo};
+use crate::group::Shared;
+use crate::leaf::Member;
 
 /// What a child's future may return: `Result<T, E>` for any error `E` that converts into a
 /// [`Member`] (every `std::error::Error + Send + Sync + 'static`, and `ErrorGroup`), or `()`.
@@ -78,8 +79,8 @@ impl fmt::Display for TaskError {
 impl StdError for TaskError {}
 
 pub(crate) enum Slot<T> {
-    /// Running or queued: who awaits the task and, for a local child, its own waker (to
-    /// wake it on a cancel request). Both are dropped when the task finishes.
+    /// Running or queued: who awaits the task and the child's own waker (to wake it on a
+    /// cancel request). Both are dropped when the task finishes.
     Pending {
         waker: Option<Waker>,
         local: Option<Waker>,
@@ -89,32 +90,13 @@ pub(crate) enum Slot<T> {
     Taken,
 }
 
-/// The result slot shared by a child and its [`Task`] handle.
+/// The result slot of a child that tokio does not hold the result of: a local child, a child
+/// queued behind the group's limit, or a spawn refused at once.
 pub(crate) struct TaskCell<T> {
     slot: Mutex<Slot<T>>,
     cancel_requested: AtomicBool,
-    /// Holds one of the group's limited slots (set when the child is put on the runtime).
-    started: AtomicBool,
     /// The slot left `Pending`: lets the guard that runs after every child skip the lock.
     settled: AtomicBool,
-    /// The group of a spawned child, so that the child's future needs one pointer only.
-    pub(crate) owner: Option<Arc<crate::group::Shared>>,
-    /// The name given at spawn, for the task's errors.
-    pub(crate) name: Option<Arc<str>>,
-    /// The child's entry among the group's waiting wakers (`usize::MAX`: none). Only the
-    /// child itself reads and writes it.
-    pub(crate) waker_slot: std::sync::atomic::AtomicUsize,
-}
-
-/// The type-erased part of a [`TaskCell`] that the limit's queue needs.
-pub(crate) trait Cancel: Send + Sync {
-    fn mark_started(&self);
-}
-
-impl<T: Send> Cancel for TaskCell<T> {
-    fn mark_started(&self) {
-        self.started.store(true, Ordering::Release);
-    }
 }
 
 impl<T> TaskCell<T> {
@@ -125,25 +107,8 @@ impl<T> TaskCell<T> {
                 local: None,
             }),
             cancel_requested: AtomicBool::new(false),
-            started: AtomicBool::new(false),
             settled: AtomicBool::new(false),
-            owner: None,
-            name: None,
-            waker_slot: std::sync::atomic::AtomicUsize::new(usize::MAX),
         }
-    }
-
-    /// The cell of a child spawned on the runtime.
-    pub(crate) fn owned(owner: Arc<crate::group::Shared>, name: Option<Arc<str>>) -> Self {
-        TaskCell {
-            owner: Some(owner),
-            name,
-            ..Self::new()
-        }
-    }
-
-    pub(crate) fn started(&self) -> bool {
-        self.started.load(Ordering::Acquire)
     }
 
     pub(crate) fn done(result: Result<T, TaskError>) -> Self {
@@ -158,7 +123,7 @@ impl<T> TaskCell<T> {
         self.cancel_requested.load(Ordering::SeqCst)
     }
 
-    /// A local child's waker, so that a cancel request can reach it.
+    /// The child's own waker, so that a cancel request can reach it.
     pub(crate) fn set_local_waker(&self, waker: Waker) {
         if let Slot::Pending { local, .. } = &mut *self.lock() {
             *local = Some(waker);
@@ -179,11 +144,6 @@ impl<T> TaskCell<T> {
         };
         if let Some(waker) = local {
             waker.wake();
-            return;
-        }
-        let slot = self.waker_slot.load(Ordering::SeqCst);
-        if let (Some(owner), true) = (&self.owner, slot != usize::MAX) {
-            owner.wake_child(slot);
         }
     }
 
@@ -267,37 +227,121 @@ impl<T> TaskCell<T> {
 /// # }
 /// ```
 pub struct Task<T> {
-    pub(crate) cell: Arc<TaskCell<T>>,
-    pub(crate) info: Option<TaskInfo>,
+    repr: Repr<T>,
+    name: Option<Arc<str>>,
+}
+
+/// How a spawned child ends, as its future returns it to tokio: the error is boxed and a
+/// cancellation (`None`) allocates nothing, so that the output fits tokio's smallest cell.
+pub(crate) type Outcome<T> = Result<T, Option<Box<TaskError>>>;
+
+enum Repr<T> {
+    /// A child on the runtime: tokio's task holds its result, so that a child costs one
+    /// allocation. `group` is `None` once the result was taken.
+    Spawned {
+        handle: tokio::task::JoinHandle<Outcome<T>>,
+        group: Option<Arc<Shared>>,
+    },
+    /// A local child, a child queued behind the limit, or a refused spawn.
+    Cell(Arc<TaskCell<T>>),
+}
+
+fn joined<T>(joined: Result<Outcome<T>, tokio::task::JoinError>) -> Result<T, TaskError> {
+    match joined {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(Some(error))) => Err(*error),
+        Ok(Err(None)) => Err(TaskError::Cancelled),
+        Err(error) if error.is_cancelled() => Err(TaskError::Cancelled),
+        // Only a future's destructor can panic here: polls are caught by the child.
+        Err(error) => Err(TaskError::Panicked(
+            crate::TaskPanic::from_payload(&*error.into_panic())
+                .message()
+                .to_owned(),
+        )),
+    }
 }
 
 impl<T> Task<T> {
+    pub(crate) fn spawned(
+        handle: tokio::task::JoinHandle<Outcome<T>>,
+        group: Arc<Shared>,
+        name: Option<Arc<str>>,
+    ) -> Self {
+        Task {
+            repr: Repr::Spawned {
+                handle,
+                group: Some(group),
+            },
+            name,
+        }
+    }
+
+    pub(crate) fn with_cell(cell: Arc<TaskCell<T>>, name: Option<Arc<str>>) -> Self {
+        Task {
+            repr: Repr::Cell(cell),
+            name,
+        }
+    }
+
     /// The value, or why there is none. Call it after the scope has returned; inside the scope
     /// an unfinished task gives [`TaskError::Pending`] (await the task instead).
     pub fn result(self) -> Result<T, TaskError> {
-        self.cell.take()
+        match self.repr {
+            Repr::Cell(cell) => cell.take(),
+            Repr::Spawned { group: None, .. } => Err(TaskError::Taken),
+            Repr::Spawned {
+                mut handle,
+                group: Some(group),
+            } => {
+                if !handle.is_finished() {
+                    if !group.is_closed() {
+                        return Err(TaskError::Pending);
+                    }
+                    // The scope returned, so the child's future is gone; tokio stores its
+                    // output right after dropping it, on the thread that ran it.
+                    while !handle.is_finished() {
+                        std::thread::yield_now();
+                    }
+                }
+                let mut cx = Context::from_waker(Waker::noop());
+                // Unconstrained: a finished handle must not report `Pending` for lack of budget.
+                match Pin::new(&mut tokio::task::unconstrained(&mut handle)).poll(&mut cx) {
+                    Poll::Ready(out) => joined(out),
+                    Poll::Pending => Err(TaskError::Pending),
+                }
+            }
+        }
     }
 
     /// Whether the task has finished (with a value, a failure, a panic, or by cancellation).
     pub fn is_finished(&self) -> bool {
-        self.cell.is_done()
+        match &self.repr {
+            Repr::Spawned { handle, .. } => handle.is_finished(),
+            Repr::Cell(cell) => cell.is_done(),
+        }
     }
 
     /// Cancels this child at its next `.await`. It is not a failure: the group goes on, and
     /// the task's result becomes [`TaskError::Cancelled`] unless it had already finished.
     pub fn cancel(&self) {
-        self.cell.request_cancel();
+        match &self.repr {
+            Repr::Spawned { handle, .. } => handle.abort(),
+            Repr::Cell(cell) => cell.request_cancel(),
+        }
     }
 
-    /// The tokio id of the task (`None` if it never started, is still queued behind the
-    /// group's limit, or is a local task).
+    /// The tokio id of the task (`None` if it never started, was queued behind the group's
+    /// limit, or is a local task).
     pub fn id(&self) -> Option<tokio::task::Id> {
-        self.info.as_ref().and_then(|info| info.id)
+        match &self.repr {
+            Repr::Spawned { handle, .. } => Some(handle.id()),
+            Repr::Cell(_) => None,
+        }
     }
 
     /// The name given with [`TaskGroup::spawn_named`](crate::TaskGroup::spawn_named).
     pub fn name(&self) -> Option<&str> {
-        self.info.as_ref().and_then(TaskInfo::name)
+        self.name.as_deref()
     }
 }
 
@@ -305,7 +349,17 @@ impl<T> Future for Task<T> {
     type Output = Result<T, TaskError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.cell.poll_take(cx)
+        match &mut self.get_mut().repr {
+            Repr::Cell(cell) => cell.poll_take(cx),
+            Repr::Spawned { group: None, .. } => Poll::Ready(Err(TaskError::Taken)),
+            Repr::Spawned { handle, group } => match Pin::new(handle).poll(cx) {
+                Poll::Ready(out) => {
+                    *group = None;
+                    Poll::Ready(joined(out))
+                }
+                Poll::Pending => Poll::Pending,
+            },
+        }
     }
 }
 
@@ -316,5 +370,16 @@ impl<T> fmt::Debug for Task<T> {
             .field("name", &self.name())
             .field("finished", &self.is_finished())
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_handle_is_four_words_at_most() {
+        // Held handles count in the memory per task (docs/PERFORMANCE.md).
+        assert!(std::mem::size_of::<Task<()>>() <= 32);
     }
 }
