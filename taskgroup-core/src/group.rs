@@ -767,6 +767,8 @@ async fn run_in_cell<F>(
 pub struct TaskGroup<'env, K: Locality = Parallel> {
     shared: Arc<Shared>,
     /// Local children spawned since the scope last polled; the scope moves them into its set.
+    /// (Pushing to a vector and moving them over in one pass measured faster than pushing to
+    /// the set itself.)
     incoming: Mutex<Vec<Pin<Box<K::Future<'env>>>>>,
     _env: PhantomData<&'env mut &'env ()>,
 }
@@ -959,7 +961,7 @@ impl<'env, K: Locality> TaskGroup<'env, K> {
             incoming.push(child);
             incoming.len() == 1
         };
-        // The scope takes every waiting local child at once: one wake-up per batch is enough.
+        // The scope polls every new local child at once: one wake-up per batch is enough.
         if first {
             self.shared.wake_scope();
         }
@@ -1130,6 +1132,8 @@ impl<'env, K: Locality> TaskGroup<'env, K> {
         }));
         let mut grace: Pin<&mut Option<Sleep>> = pin!(None);
         let mut locals: ReadySet<K::Future<'env>> = ReadySet::default();
+        // Keeps the incoming vector's capacity from batch to batch.
+        let mut spare = Vec::new();
 
         let mut current = Some(Arc::clone(&self.shared));
         let scope = std::future::poll_fn(|cx| {
@@ -1179,21 +1183,23 @@ impl<'env, K: Locality> TaskGroup<'env, K> {
                     }
                 }
             }
-            loop {
-                locals_intake::<K>(&self.incoming, &mut locals);
+            let locals_left = loop {
+                mem::swap(&mut *lock(&self.incoming), &mut spare);
+                for future in spare.drain(..) {
+                    locals.push(future);
+                }
                 if shared.is_aborted() {
                     locals.clear();
-                    break;
                 }
-                match locals.poll_next(cx) {
-                    Poll::Ready(Some(_)) => continue,
-                    Poll::Ready(None) | Poll::Pending => {}
-                }
+                // Local children end as cancelled by themselves once the group aborts.
+                let left = locals.poll_all(cx).is_pending();
+                // Only the body spawns local children (they cannot borrow the group); another
+                // thread holding `&TaskGroup` could, while they were polled.
                 if lock(&self.incoming).is_empty() {
-                    break;
+                    break left;
                 }
-            }
-            if body.is_some() || !locals.is_empty() {
+            };
+            if body.is_some() || locals_left {
                 return Poll::Pending;
             }
             shared.state.fetch_or(WAITING, Ordering::AcqRel);
@@ -1261,16 +1267,6 @@ struct Restore<'a>(&'a mut Option<Arc<Shared>>);
 impl Drop for Restore<'_> {
     fn drop(&mut self) {
         swap_current(self.0);
-    }
-}
-
-fn locals_intake<'env, K: Locality>(
-    incoming: &Mutex<Vec<Pin<Box<K::Future<'env>>>>>,
-    locals: &mut ReadySet<K::Future<'env>>,
-) {
-    let new = mem::take(&mut *lock(incoming));
-    for future in new {
-        locals.push(future);
     }
 }
 
