@@ -495,6 +495,29 @@ async fn local_task_results_values_and_panics() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn local_cancel_reaches_a_waiting_child_at_once() {
+    let start = Instant::now();
+    let mut cancelled = None;
+    let tg = TaskGroup::new();
+    tg.run(async {
+        let t = tg.spawn_local(sleep_ms(60_000));
+        // Polled twice by now: first with the scope's waker, then with its own.
+        sleep_ms(10).await;
+        sleep_ms(10).await;
+        t.cancel();
+        cancelled = Some(t);
+        Body::Ok(())
+    })
+    .await
+    .unwrap();
+    assert_eq!(start.elapsed(), Duration::from_millis(20));
+    assert_eq!(
+        cancelled.unwrap().result().unwrap_err(),
+        TaskError::Cancelled
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn local_spawn_after_close_never_runs() {
     let mut ran = false;
     let t = {

@@ -434,9 +434,9 @@ impl Shared {
             if limiter.running == limiter.limit {
                 // Queued: no tokio task yet, so the result goes to a cell the handle shares.
                 let cell = Arc::new(TaskCell::new());
-                let child = run_in_cell(
+                let child = InCell::new(
                     future,
-                    SettleOnDrop(Arc::clone(&cell)),
+                    Arc::clone(&cell),
                     Arc::clone(self),
                     name.clone(),
                     tokio::task::try_id,
@@ -682,50 +682,83 @@ impl<T> Drop for SettleOnDrop<T> {
     }
 }
 
-/// Polls a child whose handle reads a [`TaskCell`]: a local child (on the scope's task, see
-/// [`TaskGroup::spawn_local`]) or one queued behind the limit (inside a [`Child`]).
-async fn run_in_cell<F>(
-    future: F,
-    cell: SettleOnDrop<<F::Output as TaskOutput>::Ok>,
-    shared: Arc<Shared>,
-    name: Option<Arc<str>>,
-    id: fn() -> Option<tokio::task::Id>,
-) where
+pin_project_lite::pin_project! {
+    /// A child whose handle reads a [`TaskCell`]: a local child (on the scope's task, see
+    /// [`TaskGroup::spawn_local`]) or one queued behind the limit (inside a [`Child`]).
+    struct InCell<F, T> {
+        #[pin]
+        future: Option<F>,
+        cell: SettleOnDrop<T>,
+        shared: Arc<Shared>,
+        name: Option<Arc<str>>,
+        id: fn() -> Option<tokio::task::Id>,
+        // The waker a cancel request wakes: the one of the latest `Pending` poll.
+        waker: Option<Waker>,
+    }
+}
+
+impl<F, T> InCell<F, T> {
+    fn new(
+        future: F,
+        cell: Arc<TaskCell<T>>,
+        shared: Arc<Shared>,
+        name: Option<Arc<str>>,
+        id: fn() -> Option<tokio::task::Id>,
+    ) -> Self {
+        InCell {
+            future: Some(future),
+            cell: SettleOnDrop(cell),
+            shared,
+            name,
+            id,
+            waker: None,
+        }
+    }
+}
+
+impl<F> Future for InCell<F, <F::Output as TaskOutput>::Ok>
+where
     F: Future,
     F::Output: TaskOutput,
 {
-    let cell = &*cell.0;
-    let mut future = pin!(Some(future));
-    let mut registered = false;
-    let ending = std::future::poll_fn(|cx| {
-        if shared.is_aborted() || cell.cancel_requested() {
-            future.set(None);
-            return Poll::Ready(Ending::Cancelled);
-        }
-        let Some(fut) = future.as_mut().as_pin_mut() else {
-            return Poll::Ready(Ending::Cancelled);
-        };
-        let ending = match catch_unwind(AssertUnwindSafe(|| fut.poll(cx))) {
-            Ok(Poll::Pending) => {
-                // Only a child that waits needs its waker known, for a cancel request; the
-                // registration re-reads the request, so none is lost.
-                if !registered {
-                    registered = true;
-                    cell.set_local_waker(cx.waker().clone());
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let mut this = self.project();
+        let cell = &*this.cell.0;
+        let ending = if this.shared.is_aborted() || cell.cancel_requested() {
+            Ending::Cancelled
+        } else {
+            let Some(future) = this.future.as_mut().as_pin_mut() else {
+                return Poll::Ready(());
+            };
+            match catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
+                Ok(Poll::Pending) => {
+                    // Only a child that waits needs its waker known, for a cancel request;
+                    // the registration re-reads the request, so none is lost. A local
+                    // child's waker changes once, after its first poll (see `ReadySet`).
+                    if !this.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                        *this.waker = Some(cx.waker().clone());
+                        cell.set_local_waker(cx.waker().clone());
+                    }
+                    return Poll::Pending;
                 }
-                return Poll::Pending;
+                Ok(Poll::Ready(output)) => match output.into_result() {
+                    Ok(value) => Ending::Value(value),
+                    Err(member) => Ending::Failed(member),
+                },
+                Err(payload) => Ending::Panicked(TaskPanic::from_payload(&*payload)),
             }
-            Ok(Poll::Ready(output)) => match output.into_result() {
-                Ok(value) => Ending::Value(value),
-                Err(member) => Ending::Failed(member),
-            },
-            Err(payload) => Ending::Panicked(TaskPanic::from_payload(&*payload)),
         };
-        future.set(None);
-        Poll::Ready(ending)
-    })
-    .await;
-    cell.complete(conclude(&shared, ending, name.as_ref(), id()));
+        this.future.set(None);
+        cell.complete(conclude(
+            this.shared,
+            ending,
+            this.name.as_ref(),
+            (this.id)(),
+        ));
+        Poll::Ready(())
+    }
 }
 
 /// A structured-concurrency scope: children spawned into it run in parallel on tokio, and
@@ -945,9 +978,9 @@ impl<'env, K: Locality> TaskGroup<'env, K> {
             ));
         }
         let cell = Arc::new(TaskCell::new());
-        let child = run_in_cell(
+        let child = InCell::new(
             future,
-            SettleOnDrop(Arc::clone(&cell)),
+            Arc::clone(&cell),
             Arc::clone(&self.shared),
             None,
             || None,
