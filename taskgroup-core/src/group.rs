@@ -527,7 +527,8 @@ impl ChildName for Arc<str> {
 
 /// Ends a child's accounting however it ends: completion, abort, panic or runtime shutdown.
 struct ChildGuard<N> {
-    shared: Arc<Shared>,
+    /// `None` only while the child's future is polled (lent to [`CURRENT`]).
+    shared: Option<Arc<Shared>>,
     /// The child's index among the group's waiting wakers (or `NO_SLOT`), and `LIMITED`.
     slot: u32,
     name: N,
@@ -535,7 +536,7 @@ struct ChildGuard<N> {
 
 impl<N> Drop for ChildGuard<N> {
     fn drop(&mut self) {
-        let shared = &self.shared;
+        let Some(shared) = &self.shared else { return };
         let slot = self.slot & NO_SLOT;
         // After an abort the slab was emptied; a child registered later stays in the new one
         // until the group is dropped, which is soon: no lock per cancelled child.
@@ -572,7 +573,11 @@ impl<F, N> Child<F, N> {
     fn new(future: F, shared: Arc<Shared>, slot: u32, name: N) -> Self {
         Child {
             future,
-            guard: ChildGuard { shared, slot, name },
+            guard: ChildGuard {
+                shared: Some(shared),
+                slot,
+                name,
+            },
         }
     }
 }
@@ -588,20 +593,24 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let guard = this.guard;
-        let shared = &guard.shared;
-        if shared.is_aborted() {
+        if guard
+            .shared
+            .as_ref()
+            .is_none_or(|shared| shared.is_aborted())
+        {
             // Tokio drops the future now; the handle reads a cancellation.
             return Poll::Ready(Err(None));
         }
         let future = this.future;
-        // Groups created while this child is polled are nested in its group. A clone per poll
-        // (two uncontended atomic operations) rather than a slot in this future: 8 more bytes
-        // here would push a small future out of tokio's 128-byte task cell.
-        let mut current = Some(Arc::clone(shared));
-        swap_current(&mut current);
+        // Groups created while this child is polled are nested in its group: the child lends
+        // its own `Arc` to the thread-local for the poll and takes it back after (scopes
+        // polled inside restore what they swap), with no reference counting per poll.
+        swap_current(&mut guard.shared);
         let polled = catch_unwind(AssertUnwindSafe(|| future.poll(cx)));
-        swap_current(&mut current);
-        drop(current);
+        swap_current(&mut guard.shared);
+        let Some(shared) = &guard.shared else {
+            return Poll::Ready(Err(None));
+        };
         let ending = match polled {
             Ok(Poll::Pending) => {
                 if guard.slot & NO_SLOT == NO_SLOT {
