@@ -1226,19 +1226,21 @@ impl<'env, K: Locality> TaskGroup<'env, K> {
                 }
             }
             let locals_left = loop {
-                mem::swap(&mut *lock(&self.incoming), &mut spare);
-                for future in spare.drain(..) {
-                    locals.push(future);
-                }
                 if shared.is_aborted() {
                     locals.clear();
                 }
-                // Local children end as cancelled by themselves once the group aborts.
-                let left = locals.poll_all(cx).is_pending();
+                // The children woken since the last poll; they end as cancelled by themselves
+                // once the group aborts, and so do new ones.
+                let _ = locals.poll_all(cx);
+                // New children: one that finishes on its first poll never enters the set.
+                mem::swap(&mut *lock(&self.incoming), &mut spare);
+                for future in spare.drain(..) {
+                    let _ = locals.poll_new(future, cx);
+                }
                 // Only the body spawns local children (they cannot borrow the group); another
                 // thread holding `&TaskGroup` could, while they were polled.
                 if lock(&self.incoming).is_empty() {
-                    break left;
+                    break locals.len() != 0;
                 }
             };
             if body.is_some() || locals_left {

@@ -91,6 +91,37 @@ impl<F: ?Sized + Future> ReadySet<F> {
         self.batch.push_back(index);
     }
 
+    /// Polls a new future once, with the owner's waker, and gives its output if it finished:
+    /// then it never enters the set. One that waits is added with a waker of its own, and is
+    /// polled again with it at the next [`poll_all`](Self::poll_all) or
+    /// [`poll_next`](Self::poll_next).
+    pub(crate) fn poll_new(
+        &mut self,
+        mut future: Pin<Box<F>>,
+        cx: &mut Context<'_>,
+    ) -> Option<F::Output> {
+        if let Poll::Ready(output) = future.as_mut().poll(cx) {
+            return Some(output);
+        }
+        let index = self.free.pop().unwrap_or(self.slots.len());
+        let waker = Waker::from(Arc::new(SlotWaker {
+            index,
+            queue: Arc::clone(&self.queue),
+        }));
+        let slot = Some(Slot {
+            future,
+            waker: Some(waker),
+        });
+        if index == self.slots.len() {
+            self.slots.push(slot);
+        } else {
+            self.slots[index] = slot;
+        }
+        self.len += 1;
+        self.fresh.push(index);
+        None
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, (VecDeque<usize>, Option<Waker>)> {
         self.queue.ready.lock().unwrap_or_else(|e| e.into_inner())
     }
