@@ -692,10 +692,19 @@ fn conclude<T>(
 /// Resolves the handle as cancelled if the child is dropped before it settled, even unpolled.
 struct SettleOnDrop<T>(Arc<TaskCell<T>>);
 
+impl<T> SettleOnDrop<T> {
+    /// Stores the result unless the handle is gone (it is not `Clone`: nobody can read it).
+    fn settle(&self, result: Result<T, TaskError>) {
+        if Arc::strong_count(&self.0) > 1 {
+            self.0.complete(result);
+        }
+    }
+}
+
 impl<T> Drop for SettleOnDrop<T> {
     fn drop(&mut self) {
         // No-op after the child stored its result.
-        self.0.complete(Err(TaskError::Cancelled));
+        self.settle(Err(TaskError::Cancelled));
     }
 }
 
@@ -768,7 +777,7 @@ where
             }
         };
         this.future.set(None);
-        cell.complete(conclude(
+        this.cell.settle(conclude(
             this.shared,
             ending,
             this.name.as_ref(),
