@@ -210,7 +210,9 @@ impl<T> TaskCell<T> {
 ///
 /// Inside the scope, `task.await` waits for this one child. After the scope has returned, every
 /// task is resolved and [`result`](Task::result) gives its value or says why there is none.
-/// Dropping a `Task` does not cancel the child: the group still owns it.
+/// Dropping a `Task` does not cancel the child: the group still owns it. A spawned child's
+/// result lives in its tokio task, as with a `JoinHandle`, so a `Task` kept after the child
+/// finished keeps that task's memory (about 128 bytes) until the handle is dropped or read.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
