@@ -103,6 +103,39 @@ async fn policy_first_ok_with_every_child_failing_gives_the_group() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn policy_first_ok_with_queued_children_failing_gives_the_group() {
+    // Queued behind the limit, a failure, a panic or a cancel is still no win.
+    let tg = TaskGroup::builder()
+        .policy(Policy::FirstOk)
+        .limit(1)
+        .build();
+    let mut cancelled = None;
+    let eg = tg
+        .run(async {
+            tg.spawn(fail_after(10, "a"));
+            tg.spawn(fail_after(0, "b"));
+            tg.spawn(async {
+                if true {
+                    panic!("c");
+                }
+                Res::Ok(())
+            });
+            let t = tg.spawn(sleep_ms(5));
+            t.cancel();
+            cancelled = Some(t);
+            Body::Ok(())
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(eg.len(), 3);
+    assert!(eg.contains::<TaskPanic>());
+    assert_eq!(
+        cancelled.unwrap().result().unwrap_err(),
+        TaskError::Cancelled
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn policy_first_ok_refuses_spawns_after_the_win() {
     let tg = TaskGroup::builder().policy(Policy::FirstOk).build();
     let spawner = tg.spawner();

@@ -890,6 +890,49 @@ fn shutdown_with_scopes_pending(rt: tokio::runtime::Runtime, fail_as_it_shuts_do
     p.counter.assert_all_dropped();
 }
 
+/// The runtime shut down with a long queue behind a limit: each queued child is dropped as it
+/// is handed to the closed runtime, which frees the next slot; that must not recurse.
+#[test]
+fn orphan_runtime_shut_down_with_a_long_queue() {
+    const GROUPS: usize = 16;
+    const QUEUED: usize = 5_000;
+    std::thread::Builder::new()
+        .stack_size(256 * 1024)
+        .spawn(|| {
+            // Several groups on a multi-thread runtime: tokio shuts tasks down shard by
+            // shard, so some group's running child goes before its scope (which would drop the
+            // queue at once).
+            let rt = multi_thread_runtime();
+            let handle = rt.handle().clone();
+            let counter = DropCounter::default();
+            for _ in 0..GROUPS {
+                let queued = counter.clone();
+                rt.spawn(async move {
+                    let tg = TaskGroup::builder().limit(1).build();
+                    tg.run(async {
+                        for _ in 0..QUEUED {
+                            tg.spawn(queued.track(std::future::pending::<()>()));
+                        }
+                        std::future::pending::<()>().await;
+                        Body::Ok(())
+                    })
+                    .await
+                });
+            }
+            rt.block_on(async {
+                while counter.created() < GROUPS * QUEUED {
+                    tokio::task::yield_now().await;
+                }
+            });
+            drop(rt);
+            assert_eq!(handle.metrics().num_alive_tasks(), 0);
+            counter.assert_all_dropped();
+        })
+        .expect("a thread")
+        .join()
+        .expect("no stack overflow, every child dropped");
+}
+
 fn current_thread_runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_time()

@@ -578,6 +578,49 @@ async fn r6_child_panic_becomes_a_leaf_and_cancels_siblings() {
     assert_eq!(counter.completed(), 0);
 }
 
+/// An error whose `Display` panics.
+#[derive(Debug)]
+struct BadDisplay;
+
+impl std::fmt::Display for BadDisplay {
+    fn fmt(&self, _: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        panic!("Display of BadDisplay")
+    }
+}
+
+impl std::error::Error for BadDisplay {}
+
+#[tokio::test(start_paused = true)]
+async fn r6_a_panic_while_recording_a_failure_is_the_childs_panic() {
+    for local in [false, true] {
+        let tg = TaskGroup::new();
+        let mut task = None;
+        let eg = tg
+            .run(async {
+                let failing = async { Err::<(), _>(BadDisplay) };
+                task = Some(if local {
+                    tg.spawn_local(failing)
+                } else {
+                    tg.spawn(failing)
+                });
+                Body::Ok(())
+            })
+            .await
+            .unwrap_err();
+        let panic = eg
+            .leaves()
+            .next()
+            .unwrap()
+            .downcast_ref::<TaskPanic>()
+            .unwrap();
+        assert_eq!(panic.message(), "Display of BadDisplay");
+        assert_eq!(
+            task.unwrap().result().unwrap_err(),
+            TaskError::Panicked("Display of BadDisplay".into())
+        );
+    }
+}
+
 #[tokio::test(start_paused = true)]
 async fn r6_body_panic_propagates_after_children_are_reaped() {
     let counter = DropCounter::default();

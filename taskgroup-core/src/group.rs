@@ -40,6 +40,11 @@ const ORPHANED: usize = 16;
 const UNIT: usize = 32;
 
 thread_local! {
+    /// Groups whose limit slot was freed while this thread was already freeing one (see
+    /// `Shared::free_slot`); `None` when no call is under way.
+    static FREEING: std::cell::RefCell<Option<Vec<Arc<Shared>>>> =
+        const { std::cell::RefCell::new(None) };
+
     /// The group whose child (or scope body) this thread is polling right now, so that a group
     /// created there can hold the enclosing group open until its own children are gone.
     static CURRENT: Cell<Option<Arc<Shared>>> = const { Cell::new(None) };
@@ -343,7 +348,48 @@ impl Shared {
     }
 
     /// A child that held one of the limit's slots ended: start the next queued one.
+    ///
+    /// A runtime that is shutting down drops what it is given to spawn at once, which frees
+    /// the slot again from inside this call: such nested calls are queued on the thread and
+    /// run by the outermost one, so that a long queue does not recurse.
     fn free_slot(self: &Arc<Self>) {
+        /// Ends the outermost call's turn, also if a dropped future panics.
+        struct Done;
+        impl Drop for Done {
+            fn drop(&mut self) {
+                let _ = FREEING.try_with(|freeing| freeing.borrow_mut().take());
+            }
+        }
+        let nested = FREEING
+            .try_with(|freeing| {
+                let mut freeing = freeing.borrow_mut();
+                match &mut *freeing {
+                    Some(later) => {
+                        later.push(Arc::clone(self));
+                        true
+                    }
+                    None => {
+                        *freeing = Some(Vec::new());
+                        false
+                    }
+                }
+            })
+            .unwrap_or(false);
+        if nested {
+            return;
+        }
+        let _done = Done;
+        let mut next = Some(Arc::clone(self));
+        while let Some(group) = next {
+            group.start_next_queued();
+            next = FREEING
+                .try_with(|freeing| freeing.borrow_mut().as_mut().and_then(Vec::pop))
+                .ok()
+                .flatten();
+        }
+    }
+
+    fn start_next_queued(self: &Arc<Self>) {
         let Some(limiter) = &self.limiter else { return };
         if self.state.load(Ordering::Acquire) & REFUSE != 0 {
             // A spawn that raced the stop may have queued after the queue was dropped.
@@ -441,7 +487,7 @@ impl Shared {
                     name.clone(),
                     tokio::task::try_id,
                 );
-                let child = Child::new(child, Arc::clone(self), NO_SLOT, ());
+                let child = Child::new(child, Arc::clone(self), NO_SLOT, RecordedInside);
                 #[cfg(feature = "tracing")]
                 let child = instrument(child, name.as_deref());
                 limiter.queue.push_back(Queued {
@@ -561,7 +607,8 @@ const LIMITED: u32 = !NO_SLOT;
 /// A child started from the limit's queue: it holds a running slot until it is dropped.
 struct HoldsSlot {
     child: Pin<Box<dyn Future<Output = Outcome<()>> + Send>>,
-    // Dropped after the child, like a `LIMITED` child's guard.
+    // Dropped after the child (whose guard releases its unit of the count first): harmless,
+    // since queued children hold units of their own, so the queue is empty at zero.
     _slot: SlotGuard,
 }
 
@@ -581,20 +628,33 @@ impl Future for HoldsSlot {
     }
 }
 
-/// The name of a child, a field only in named children's futures.
-trait ChildName: Send + 'static {
-    fn get(&self) -> Option<&Arc<str>>;
+/// What a child's future carries besides the user's future: its name (a field only in named
+/// children's futures), and whether the child records its own ending in the group.
+trait ChildKind: Send + 'static {
+    /// False for a queued child, whose inner [`InCell`] has recorded it already.
+    const RECORDS: bool = true;
+    fn name(&self) -> Option<&Arc<str>>;
 }
 
-impl ChildName for () {
-    fn get(&self) -> Option<&Arc<str>> {
+impl ChildKind for () {
+    fn name(&self) -> Option<&Arc<str>> {
         None
     }
 }
 
-impl ChildName for Arc<str> {
-    fn get(&self) -> Option<&Arc<str>> {
+impl ChildKind for Arc<str> {
+    fn name(&self) -> Option<&Arc<str>> {
         Some(self)
+    }
+}
+
+/// The kind of a child queued behind the limit: its [`InCell`] records how it ended.
+struct RecordedInside;
+
+impl ChildKind for RecordedInside {
+    const RECORDS: bool = false;
+    fn name(&self) -> Option<&Arc<str>> {
+        None
     }
 }
 
@@ -659,7 +719,7 @@ impl<F, N> Future for Child<F, N>
 where
     F: Future,
     F::Output: TaskOutput,
-    N: ChildName,
+    N: ChildKind,
 {
     type Output = Outcome<<F::Output as TaskOutput>::Ok>;
 
@@ -681,6 +741,8 @@ where
         swap_current(&mut guard.shared);
         let polled = catch_unwind(AssertUnwindSafe(|| future.poll(cx)));
         swap_current(&mut guard.shared);
+        // Every scope polled inside restores what it swapped, so the child's own `Arc` is back.
+        debug_assert!(guard.shared.is_some(), "the current group was not restored");
         let Some(shared) = &guard.shared else {
             return Poll::Ready(Err(None));
         };
@@ -706,7 +768,12 @@ where
             },
             Err(payload) => Ending::Panicked(TaskPanic::from_payload(&*payload)),
         };
-        let result = conclude(shared, ending, guard.name.get(), tokio::task::try_id());
+        if !N::RECORDS {
+            if let Ending::Value(value) = ending {
+                return Poll::Ready(Ok(value));
+            }
+        }
+        let result = conclude(shared, ending, guard.name.name(), tokio::task::try_id());
         Poll::Ready(result.map_err(|error| match error {
             TaskError::Cancelled => None,
             error => Some(Box::new(error)),
@@ -714,8 +781,28 @@ where
     }
 }
 
-/// Records how a child ended in the group, and returns the result its handle gives.
+/// Records how a child ended in the group, and returns the result its handle gives. A panic
+/// while recording (an error's `Display`, say) is recorded as the child's panic instead.
 fn conclude<T>(
+    shared: &Shared,
+    ending: Ending<T>,
+    name: Option<&Arc<str>>,
+    id: Option<tokio::task::Id>,
+) -> Result<T, TaskError> {
+    catch_unwind(AssertUnwindSafe(|| record(shared, ending, name, id))).unwrap_or_else(|payload| {
+        let panic = TaskPanic::from_payload(&*payload);
+        let error = TaskError::Panicked(panic.message().to_owned());
+        let mut leaf = Leaf::new(panic);
+        leaf.set_task(&TaskInfo {
+            id,
+            name: name.cloned(),
+        });
+        shared.fail(Member::Leaf(leaf));
+        Err(error)
+    })
+}
+
+fn record<T>(
     shared: &Shared,
     ending: Ending<T>,
     name: Option<&Arc<str>>,

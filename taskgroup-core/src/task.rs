@@ -46,7 +46,8 @@ pub enum TaskError {
         /// The error's message.
         message: String,
     },
-    /// The task panicked; the panic is in the scope's group as a [`TaskPanic`](crate::TaskPanic).
+    /// The task panicked; the panic is in the scope's group as a [`TaskPanic`](crate::TaskPanic),
+    /// unless it came from the future's destructor while the task was being cancelled.
     Panicked(String),
     /// The task was cancelled: by [`Task::cancel`], by the group, or by the scope being dropped.
     Cancelled,
@@ -212,7 +213,8 @@ impl<T> TaskCell<T> {
 /// task is resolved and [`result`](Task::result) gives its value or says why there is none.
 /// Dropping a `Task` does not cancel the child: the group still owns it. A spawned child's
 /// result lives in its tokio task, as with a `JoinHandle`, so a `Task` kept after the child
-/// finished keeps that task's memory (about 128 bytes) until the handle is dropped or read.
+/// finished keeps that task's allocation (the size of its future: 128 bytes for a small one)
+/// until the handle is dropped or its result taken.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
@@ -254,13 +256,32 @@ fn joined<T>(joined: Result<Outcome<T>, tokio::task::JoinError>) -> Result<T, Ta
         Ok(Err(Some(error))) => Err(*error),
         Ok(Err(None)) => Err(TaskError::Cancelled),
         Err(error) if error.is_cancelled() => Err(TaskError::Cancelled),
-        // Only a future's destructor can panic here: polls are caught by the child.
+        // Polls and the recording of the ending are caught by the child: only the future's
+        // destructor can panic here, when the task is aborted.
         Err(error) => Err(TaskError::Panicked(
             crate::TaskPanic::from_payload(&*error.into_panic())
                 .message()
                 .to_owned(),
         )),
     }
+}
+
+/// Whether a spawned child has finished, waiting for tokio to store its output once the scope
+/// has returned: the child releases the group's count when its future is dropped, a few
+/// instructions before tokio stores the output on the thread that ran it. (An executor that
+/// polled the scope inside the child's wake-up, on that same thread, would wait forever here;
+/// tokio's never does.)
+fn finished<T>(handle: &tokio::task::JoinHandle<T>, group: &Shared) -> bool {
+    if handle.is_finished() {
+        return true;
+    }
+    if !group.is_closed() {
+        return false;
+    }
+    while !handle.is_finished() {
+        std::thread::yield_now();
+    }
+    true
 }
 
 impl<T> Task<T> {
@@ -295,15 +316,8 @@ impl<T> Task<T> {
                 mut handle,
                 group: Some(group),
             } => {
-                if !handle.is_finished() {
-                    if !group.is_closed() {
-                        return Err(TaskError::Pending);
-                    }
-                    // The scope returned, so the child's future is gone; tokio stores its
-                    // output right after dropping it, on the thread that ran it.
-                    while !handle.is_finished() {
-                        std::thread::yield_now();
-                    }
+                if !finished(&handle, &group) {
+                    return Err(TaskError::Pending);
                 }
                 let mut cx = Context::from_waker(Waker::noop());
                 // Unconstrained: a finished handle must not report `Pending` for lack of budget.
@@ -318,6 +332,10 @@ impl<T> Task<T> {
     /// Whether the task has finished (with a value, a failure, a panic, or by cancellation).
     pub fn is_finished(&self) -> bool {
         match &self.repr {
+            Repr::Spawned {
+                handle,
+                group: Some(group),
+            } => finished(handle, group),
             Repr::Spawned { handle, .. } => handle.is_finished(),
             Repr::Cell(cell) => cell.is_done(),
         }
