@@ -501,20 +501,31 @@ impl Shared {
         }
         // Unnamed children carry no name field: a small future keeps tokio's smallest cell.
         let handle = match &name {
-            None => {
-                let child = Child::new(future, Arc::clone(self), slot, ());
-                #[cfg(feature = "tracing")]
-                let child = instrument(child, None);
-                runtime.spawn(child)
-            }
-            Some(name) => {
-                let child = Child::new(future, Arc::clone(self), slot, Arc::clone(name));
-                #[cfg(feature = "tracing")]
-                let child = instrument(child, Some(name));
-                runtime.spawn(child)
-            }
+            None => self.start(&runtime, future, slot, ()),
+            Some(name) => self.start(&runtime, future, slot, Arc::clone(name)),
         };
         Ok(Task::spawned(handle, Arc::clone(self), name))
+    }
+
+    /// Puts a child on the runtime.
+    fn start<F, N>(
+        self: &Arc<Self>,
+        runtime: &tokio::runtime::Handle,
+        future: F,
+        slot: u32,
+        kind: N,
+    ) -> tokio::task::JoinHandle<Outcome<<F::Output as TaskOutput>::Ok>>
+    where
+        F: Future + Send + 'static,
+        F::Output: TaskOutput,
+        N: ChildKind,
+    {
+        #[cfg(feature = "tracing")]
+        let name = kind.name().cloned();
+        let child = Child::new(future, Arc::clone(self), slot, kind);
+        #[cfg(feature = "tracing")]
+        let child = instrument(child, name.as_deref());
+        runtime.spawn(child)
     }
 }
 
@@ -790,15 +801,9 @@ fn conclude<T>(
     id: Option<tokio::task::Id>,
 ) -> Result<T, TaskError> {
     catch_unwind(AssertUnwindSafe(|| record(shared, ending, name, id))).unwrap_or_else(|payload| {
+        // Recording a panic runs no user code.
         let panic = TaskPanic::from_payload(&*payload);
-        let error = TaskError::Panicked(panic.message().to_owned());
-        let mut leaf = Leaf::new(panic);
-        leaf.set_task(&TaskInfo {
-            id,
-            name: name.cloned(),
-        });
-        shared.fail(Member::Leaf(leaf));
-        Err(error)
+        record(shared, Ending::Panicked(panic), name, id)
     })
 }
 

@@ -37,6 +37,14 @@ impl Wake for SlotWaker {
     }
 }
 
+/// The waker of slot `index`: it queues the index and wakes the set's owner.
+fn slot_waker(queue: &Arc<Queue>, index: usize) -> Waker {
+    Waker::from(Arc::new(SlotWaker {
+        index,
+        queue: Arc::clone(queue),
+    }))
+}
+
 struct Slot<F: ?Sized> {
     future: Pin<Box<F>>,
     /// `None` until the first poll returned `Pending`.
@@ -76,19 +84,23 @@ impl<F: ?Sized + Future> ReadySet<F> {
 
     /// Adds a future; it is polled on the next [`poll_next`](Self::poll_next).
     pub(crate) fn push(&mut self, future: Pin<Box<F>>) {
+        let index = self.insert(future, false);
+        // A new future needs its first poll: no wake-up, so no lock.
+        self.batch.push_back(index);
+    }
+
+    /// Puts a future in a free slot, with a waker of its own if `own_waker`.
+    fn insert(&mut self, future: Pin<Box<F>>, own_waker: bool) -> usize {
         let index = self.free.pop().unwrap_or(self.slots.len());
-        let slot = Some(Slot {
-            future,
-            waker: None,
-        });
+        let waker = own_waker.then(|| slot_waker(&self.queue, index));
+        let slot = Some(Slot { future, waker });
         if index == self.slots.len() {
             self.slots.push(slot);
         } else {
             self.slots[index] = slot;
         }
         self.len += 1;
-        // A new future needs its first poll: no wake-up, so no lock.
-        self.batch.push_back(index);
+        index
     }
 
     /// Polls a new future once, with the owner's waker, and gives its output if it finished:
@@ -103,21 +115,7 @@ impl<F: ?Sized + Future> ReadySet<F> {
         if let Poll::Ready(output) = future.as_mut().poll(cx) {
             return Some(output);
         }
-        let index = self.free.pop().unwrap_or(self.slots.len());
-        let waker = Waker::from(Arc::new(SlotWaker {
-            index,
-            queue: Arc::clone(&self.queue),
-        }));
-        let slot = Some(Slot {
-            future,
-            waker: Some(waker),
-        });
-        if index == self.slots.len() {
-            self.slots.push(slot);
-        } else {
-            self.slots[index] = slot;
-        }
-        self.len += 1;
+        let index = self.insert(future, true);
         self.fresh.push(index);
         None
     }
@@ -188,10 +186,7 @@ impl<F: ?Sized + Future> ReadySet<F> {
             Some(waker) => future.as_mut().poll(&mut Context::from_waker(waker)),
             None => match future.as_mut().poll(&mut Context::from_waker(cx.waker())) {
                 Poll::Pending => {
-                    *waker = Some(Waker::from(Arc::new(SlotWaker {
-                        index,
-                        queue: Arc::clone(&self.queue),
-                    })));
+                    *waker = Some(slot_waker(&self.queue, index));
                     self.fresh.push(index);
                     Poll::Pending
                 }
