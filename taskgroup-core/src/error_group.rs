@@ -147,7 +147,7 @@ impl ErrorGroup {
     /// Splits off the leaves of type `E` as a typed group; see [`split_by`](Self::split_by).
     pub fn split<E: StdError + 'static>(self) -> (Option<ErrorGroup<E>>, Option<ErrorGroup>) {
         let (matched, rest) = self.split_by(Leaf::is::<E>);
-        (matched.map(ErrorGroup::into_typed), rest)
+        (matched.map(ErrorGroup::retyped), rest)
     }
 
     /// Splits off the leaves whose type is any of the tuple `T`, such as `(ValueError, TypeError)`.
@@ -173,14 +173,6 @@ impl ErrorGroup {
     /// Takes the members out, in order.
     pub fn into_members(mut self) -> Vec<Member> {
         std::mem::take(&mut self.members)
-    }
-
-    fn into_typed<E: ?Sized>(mut self) -> ErrorGroup<E> {
-        ErrorGroup {
-            message: std::mem::take(&mut self.message),
-            members: std::mem::take(&mut self.members),
-            _leaves: PhantomData,
-        }
     }
 }
 
@@ -218,7 +210,13 @@ impl<E: ?Sized> ErrorGroup<E> {
     }
 
     /// Forgets the leaf type.
-    pub fn into_untyped(mut self) -> ErrorGroup {
+    pub fn into_untyped(self) -> ErrorGroup {
+        self.retyped()
+    }
+
+    /// The same message and members under another leaf type: the typed view that `split`
+    /// gives and `into_untyped` forgets. The members move out (`ErrorGroup` has a `Drop`).
+    fn retyped<F: ?Sized>(mut self) -> ErrorGroup<F> {
         ErrorGroup {
             message: std::mem::take(&mut self.message),
             members: std::mem::take(&mut self.members),
