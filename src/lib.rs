@@ -231,10 +231,6 @@ pub use taskgroup_macros::except_star;
 /// Not public API: the paths that macro expansions use, so that user imports never matter.
 #[doc(hidden)]
 pub mod __private {
-    pub use ::core;
-    pub use ::std::boxed::Box;
-    pub use ::std::string::String;
-    pub use ::std::vec::Vec;
     pub use taskgroup_core::*;
 
     /// Whether `leaf` holds an `E`: the matcher of a clause that lists several types. The
