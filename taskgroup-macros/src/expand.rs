@@ -216,7 +216,6 @@ fn any_of(types: &[Type], leaf: &Ident) -> TokenStream {
 /// private (an associated type would have to be as visible as the struct).
 fn handler_tokens(handler: &HandlerFn) -> TokenStream {
     let item = &handler.item;
-    let vis = &item.vis;
     let name = &item.sig.ident;
     let group = private_ident("group");
     let leaf = private_ident("leaf");
@@ -244,9 +243,40 @@ fn handler_tokens(handler: &HandlerFn) -> TokenStream {
             ::taskgroup::__private::ClauseOutput::into_raised(#callee(#group).await)
         },
     };
-    quote! {
-        #item
+    let handler_type = handler_type(
+        item,
+        HandlerImpl {
+            leaf: leaf.to_token_stream(),
+            matches,
+            group: group.to_token_stream(),
+            handle: quote!(async move { #call }),
+        },
+    );
+    quote!(#item #handler_type)
+}
 
+/// The two bodies of a handler's `impl Handler`, with the names of their parameters.
+pub(crate) struct HandlerImpl {
+    /// `fn matches(leaf: &Leaf) -> bool { matches }`.
+    pub leaf: TokenStream,
+    pub matches: TokenStream,
+    /// `fn handle(group: ErrorGroup) -> impl Future<Output = Result<(), Member>> { handle }`.
+    pub group: TokenStream,
+    pub handle: TokenStream,
+}
+
+/// The type that `#[except_star]` puts beside the fn, and its `Handler` impl: the one
+/// skeleton of both the expansion and the fallback.
+pub(crate) fn handler_type(item: &syn::ItemFn, body: HandlerImpl) -> TokenStream {
+    let vis = &item.vis;
+    let name = &item.sig.ident;
+    let HandlerImpl {
+        leaf,
+        matches,
+        group,
+        handle,
+    } = body;
+    quote! {
         #[doc(hidden)]
         #[allow(non_camel_case_types, dead_code)]
         #vis struct #name {}
@@ -261,7 +291,7 @@ fn handler_tokens(handler: &HandlerFn) -> TokenStream {
             ) -> impl ::core::future::Future<
                 Output = ::core::result::Result<(), ::taskgroup::__private::Member>,
             > {
-                async move { #call }
+                #handle
             }
         }
     }

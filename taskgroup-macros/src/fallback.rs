@@ -5,6 +5,8 @@ use proc_macro2::TokenStream;
 use quote::quote;
 use syn::FnArg;
 
+use crate::expand::{self, HandlerImpl};
+
 /// The expansion of the valid parts of a `task_group!` (bad options and clauses left out),
 /// after the errors.
 pub(crate) fn task_group(error: syn::Error, expanded: TokenStream) -> TokenStream {
@@ -25,30 +27,16 @@ pub(crate) fn except_star(error: syn::Error, item: &syn::ItemFn) -> TokenStream 
         // Inside an `impl` block: no struct may go there.
         return quote!(#error #item);
     }
-    let vis = &item.vis;
-    let name = &item.sig.ident;
-    quote! {
-        #error
-        #item
-
-        #[doc(hidden)]
-        #[allow(non_camel_case_types, dead_code)]
-        #vis struct #name {}
-
-        impl ::taskgroup::__private::Handler for #name {
-            fn matches(_: &::taskgroup::__private::Leaf) -> bool {
-                false
-            }
-
-            fn handle(
-                _: ::taskgroup::__private::ErrorGroup,
-            ) -> impl ::core::future::Future<
-                Output = ::core::result::Result<(), ::taskgroup::__private::Member>,
-            > {
-                async { ::core::result::Result::Ok(()) }
-            }
-        }
-    }
+    let handler_type = expand::handler_type(
+        item,
+        HandlerImpl {
+            leaf: quote!(_),
+            matches: quote!(false),
+            group: quote!(_),
+            handle: quote!(async { ::core::result::Result::Ok(()) }),
+        },
+    );
+    quote!(#error #item #handler_type)
 }
 
 /// An item `#[except_star]` could not read: the error, and the item untouched.
