@@ -12,6 +12,12 @@ pub(crate) struct TaskGroupInput {
     pub clauses: Vec<Clause>,
 }
 
+/// The options `task_group!` takes, in the order messages list them: the one list that
+/// parsing, checking and the "did you mean" use.
+pub(crate) const OPTIONS: &[&str] = &[
+    "timeout", "deadline", "name", "policy", "limit", "grace", "local",
+];
+
 /// One `key = value` option before the body.
 pub(crate) struct OptionArg {
     pub key: Ident,

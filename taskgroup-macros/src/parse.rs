@@ -5,7 +5,10 @@ use proc_macro2::{Spacing, Span, TokenStream, TokenTree};
 use syn::parse::{ParseStream, Parser};
 use syn::{Expr, Ident, Token, Type};
 
-use crate::ast::{Binding, Clause, ClauseKind, ExceptStarInput, Handle, OptionArg, TaskGroupInput};
+use crate::ast::{
+    Binding, Clause, ClauseKind, ExceptStarInput, Handle, OPTIONS, OptionArg, TaskGroupInput,
+};
+use crate::suggest::listed;
 
 const USAGE: &str = "write `task_group!(|tg| { ... })`";
 
@@ -88,10 +91,11 @@ fn options_list(input: ParseStream) -> syn::Result<Vec<OptionArg>> {
     let mut options = Vec::new();
     while !input.is_empty() {
         if !input.peek(Ident) {
-            return Err(input.error(
+            return Err(input.error(format!(
                 "expected an option such as `timeout = Duration::from_secs(2)`; \
-                 the options are `timeout`, `deadline`, `name`, `policy`, `limit` and `grace`",
-            ));
+                 the options are {}",
+                listed(OPTIONS)
+            )));
         }
         let key: Ident = input.parse()?;
         if !input.peek(Token![=]) || input.peek(Token![==]) || input.peek(Token![=>]) {

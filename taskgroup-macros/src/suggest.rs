@@ -1,4 +1,4 @@
-//! "Did you mean": the closest known word to a misspelt one.
+//! "Did you mean": the closest known word to a misspelt one, and the list of the known ones.
 
 /// Words users reach for that are named differently here.
 const ALIASES: &[(&str, &str)] = &[
@@ -37,6 +37,24 @@ pub(crate) fn did_you_mean<'a>(word: &str, known: &[&'a str]) -> Option<&'a str>
         .map(|(_, k)| k)
 }
 
+/// `; did you mean `known`?` for a message, or nothing when no known word is close.
+pub(crate) fn did_you_mean_hint(word: &str, known: &[&str]) -> String {
+    match did_you_mean(word, known) {
+        Some(known) => format!("; did you mean `{known}`?"),
+        None => String::new(),
+    }
+}
+
+/// The known words for a message: "`a`, `b` and `c`".
+pub(crate) fn listed(known: &[&str]) -> String {
+    let quoted: Vec<String> = known.iter().map(|k| format!("`{k}`")).collect();
+    match quoted.split_last() {
+        None => String::new(),
+        Some((last, [])) => last.clone(),
+        Some((last, init)) => format!("{} and {last}", init.join(", ")),
+    }
+}
+
 /// Case and separators do not count: `FailFast`, `fail-fast` and `fail_fast` are one word.
 fn fold(word: &str) -> String {
     word.chars()
@@ -68,10 +86,7 @@ fn distance(a: &str, b: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    const OPTIONS: &[&str] = &[
-        "timeout", "deadline", "name", "policy", "limit", "grace", "local",
-    ];
+    use crate::ast::OPTIONS;
 
     #[test]
     fn close_words_are_suggested() {
@@ -82,6 +97,16 @@ mod tests {
             Some("fail_fast")
         );
         assert_eq!(did_you_mean("concurrency", OPTIONS), Some("limit"));
+    }
+
+    #[test]
+    fn lists_read_as_prose() {
+        assert_eq!(listed(&["a"]), "`a`");
+        assert_eq!(listed(&["a", "b", "c"]), "`a`, `b` and `c`");
+        assert_eq!(
+            listed(OPTIONS),
+            "`timeout`, `deadline`, `name`, `policy`, `limit`, `grace` and `local`"
+        );
     }
 
     #[test]

@@ -10,14 +10,17 @@ use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, quote_spanned};
 use syn::{Expr, FnArg, GenericArgument, Ident, Path, PathArguments, Type};
 
-use crate::ast::{Binding, ClauseKind, ExceptStarInput, Handle, OptionArg, TaskGroupInput};
-use crate::suggest::did_you_mean;
+use crate::ast::{
+    Binding, ClauseKind, ExceptStarInput, Handle, OPTIONS, OptionArg, TaskGroupInput,
+};
+use crate::suggest::{did_you_mean_hint, listed};
 
-const OPTIONS: &[&str] = &[
-    "timeout", "deadline", "name", "policy", "limit", "grace", "local",
+/// The policies by name, with the `Policy` variant each stands for.
+const POLICIES: &[(&str, &str)] = &[
+    ("fail_fast", "FailFast"),
+    ("wait_all", "WaitAll"),
+    ("first_ok", "FirstOk"),
 ];
-const OPTION_LIST: &str = "`timeout`, `deadline`, `name`, `policy`, `limit`, `grace` and `local`";
-const POLICIES: &[&str] = &["fail_fast", "wait_all", "first_ok"];
 
 /// Every error found, combined into one `syn::Error`.
 #[derive(Default)]
@@ -173,13 +176,13 @@ fn options_to_calls(options: Vec<OptionArg>, errors: &mut Errors) -> (Vec<Builde
     for OptionArg { key, value } in options {
         let name = key.to_string();
         if !OPTIONS.contains(&name.as_str()) {
-            let hint = match did_you_mean(&name, OPTIONS) {
-                Some(known) => format!("; did you mean `{known}`?"),
-                None => String::new(),
-            };
+            let hint = did_you_mean_hint(&name, OPTIONS);
             errors.push(syn::Error::new(
                 key.span(),
-                format!("unknown option `{name}`{hint} The options are {OPTION_LIST}"),
+                format!(
+                    "unknown option `{name}`{hint} The options are {}",
+                    listed(OPTIONS)
+                ),
             ));
             continue;
         }
@@ -251,23 +254,18 @@ fn policy(value: &Expr) -> syn::Result<TokenStream> {
     let Some(ident) = bare_ident(value) else {
         return Ok(unparenthesized(value).into_token_stream());
     };
-    let variant = match ident.to_string().as_str() {
-        "fail_fast" => "FailFast",
-        "wait_all" => "WaitAll",
-        "first_ok" => "FirstOk",
-        other => {
-            let hint = match did_you_mean(other, POLICIES) {
-                Some(known) => format!("; did you mean `{known}`?"),
-                None => String::new(),
-            };
-            return Err(syn::Error::new(
-                ident.span(),
-                format!(
-                    "unknown policy `{other}`{hint} The policies are `fail_fast`, `wait_all` and \
-                     `first_ok`; for a `Policy` value computed at run time, write `policy = ({other})`"
-                ),
-            ));
-        }
+    let word = ident.to_string();
+    let Some((_, variant)) = POLICIES.iter().find(|(name, _)| *name == word) else {
+        let names: Vec<&str> = POLICIES.iter().map(|(name, _)| *name).collect();
+        let hint = did_you_mean_hint(&word, &names);
+        return Err(syn::Error::new(
+            ident.span(),
+            format!(
+                "unknown policy `{word}`{hint} The policies are {}; for a `Policy` value \
+                 computed at run time, write `policy = ({word})`",
+                listed(&names)
+            ),
+        ));
     };
     let variant = Ident::new(variant, ident.span());
     Ok(quote_spanned!(ident.span()=> ::taskgroup::__private::Policy::#variant))
