@@ -47,7 +47,11 @@ pub use taskgroup_core::*;
 ///   `ErrorGroup("", [raised..., rest])`, the unmatched rest nested whole as the last member,
 ///   as CPython does. With nothing raised, the unmatched rest comes back unchanged.
 /// - The clause body runs in an `async` block: `.await` works, `return` leaves the clause.
-/// - `except* ErrorGroup` is refused: a nested group is never a leaf.
+/// - `except* ErrorGroup` is refused at compile time, by that name or through an alias, a
+///   renaming import or an associated type: a nested group is never a leaf, so the clause
+///   could never run (CPython refuses `except* ExceptionGroup`). In a generic fn,
+///   `except* T` with `T` turning out to be `ErrorGroup` cannot be seen at compile time; such
+///   a clause, reached with errors left, raises a `TypeError` leaf saying so, as CPython does.
 ///
 /// # Examples
 /// A scope, and the handles' results after it:
@@ -139,6 +143,7 @@ pub use taskgroup_core::*;
 /// and each clause `except* T as eg => expr` adds, on the `Err(group)` path:
 /// ```text
 /// let mut clauses = ExceptStar::new(group);
+/// ClauseTypeCheck::<T>::NEW.clause(&mut clauses);   // refuses ErrorGroup by any name
 /// if let Some(eg) = clauses.take::<T>() {
 ///     let raised = async { ClauseOutput::into_raised(expr) }.await;
 ///     clauses.record(raised);
@@ -216,6 +221,7 @@ pub use taskgroup_macros::task_group;
 ///
 /// impl Handler for on_io {
 ///     fn matches(leaf: &Leaf) -> bool {
+///         ClauseTypeCheck::<io::Error>::NEW.handler(); // refuses ErrorGroup by any name
 ///         leaf_is::<io::Error>(leaf)
 ///     }
 ///     fn handle(group: ErrorGroup) -> impl Future<Output = Result<(), Member>> {
@@ -231,6 +237,10 @@ pub use taskgroup_macros::except_star;
 /// Not public API: the paths that macro expansions use, so that user imports never matter.
 #[doc(hidden)]
 pub mod __private {
+    use std::any::TypeId;
+    use std::marker::PhantomData;
+    use std::ops::Deref;
+
     pub use taskgroup_core::*;
 
     /// Whether `leaf` holds an `E`: the matcher of a clause that lists several types. The
@@ -255,4 +265,85 @@ pub mod __private {
             }
         }
     }
+
+    /// The refusal of `ErrorGroup` as an `except*` type, by whatever name it goes: a clause or
+    /// handler type `T` gets `ClauseTypeCheck::<T>::NEW.clause(&mut clauses)` (inline
+    /// clauses) or `.handler()` (`#[except_star]`), spanned on the user's type.
+    ///
+    /// The macros refuse the name `ErrorGroup` themselves; an alias (`type Eg = ErrorGroup`),
+    /// a renaming import or an associated type only the type checker sees through. Method
+    /// resolution prefers the inherent methods below, which exist for groups only and require
+    /// [`LeafType`], over the ones reached through `Deref`, which exist for every type: so a
+    /// type known to be a group fails to compile with `LeafType`'s message, and any other
+    /// passes. Inside a generic fn the type of `except* T` is not known when the fn is checked,
+    /// so the `Deref` path is taken; if `T` is `ErrorGroup`, [`LeafTypeCheck::clause`] raises
+    /// at run time instead, as CPython raises its `TypeError` when it reaches such a clause.
+    pub struct ClauseTypeCheck<T: ?Sized>(LeafTypeCheck<T>);
+
+    /// What [`ClauseTypeCheck`] dereferences to: the check for a type not known to be a group.
+    pub struct LeafTypeCheck<T: ?Sized>(PhantomData<fn() -> *const T>);
+
+    impl<T: ?Sized> ClauseTypeCheck<T> {
+        /// The check of `T`.
+        pub const NEW: Self = ClauseTypeCheck(LeafTypeCheck(PhantomData));
+    }
+
+    impl<E: ?Sized> ClauseTypeCheck<ErrorGroup<E>> {
+        /// Never compiles: a group as an inline clause's type.
+        #[inline]
+        pub fn clause(&self, _: &mut ExceptStar)
+        where
+            ErrorGroup<E>: LeafType,
+        {
+        }
+
+        /// Never compiles: a group as a handler's type.
+        #[inline]
+        pub fn handler(&self)
+        where
+            ErrorGroup<E>: LeafType,
+        {
+        }
+    }
+
+    impl<T: ?Sized> Deref for ClauseTypeCheck<T> {
+        type Target = LeafTypeCheck<T>;
+
+        #[inline]
+        fn deref(&self) -> &LeafTypeCheck<T> {
+            &self.0
+        }
+    }
+
+    impl<T: ?Sized + 'static> LeafTypeCheck<T> {
+        /// An inline clause's type, not known to be a group when the code was checked: one
+        /// that turns out to be `ErrorGroup` (a type parameter) raises [`GROUP_CLAUSE`] when the
+        /// clause is reached with errors left, so the clause is never silently dead.
+        #[inline]
+        pub fn clause(&self, clauses: &mut ExceptStar) {
+            if TypeId::of::<T>() == TypeId::of::<ErrorGroup>() && clauses.rest().is_some() {
+                let error: BoxError = GROUP_CLAUSE.into();
+                clauses.raise(Leaf::from_boxed(error, "TypeError"));
+            }
+        }
+    }
+
+    impl<T: ?Sized> LeafTypeCheck<T> {
+        /// A handler's type is never a type parameter: the compile-time check covers it.
+        #[inline]
+        pub fn handler(&self) {}
+    }
+
+    /// What a clause whose type parameter turned out to be `ErrorGroup` raises, as a leaf of
+    /// type name `TypeError` (CPython raises a `TypeError` for `except* ExceptionGroup`).
+    pub const GROUP_CLAUSE: &str = "`except*` cannot match `ErrorGroup` itself (CPython refuses \
+        `except* ExceptionGroup`); name the leaf error types";
+
+    /// Implemented by no type: a bound that `ErrorGroup` fails, for [`ClauseTypeCheck`].
+    #[diagnostic::on_unimplemented(
+        message = "`except*` cannot match `ErrorGroup` itself (CPython refuses `except* ExceptionGroup`); name the leaf error types",
+        label = "this type is `{Self}`",
+        note = "a nested group is never a leaf, so this clause would never run: list the error types inside the group, such as `except* std::io::Error`"
+    )]
+    pub trait LeafType {}
 }

@@ -445,3 +445,43 @@ fn dsl_local_option_makes_a_group_for_non_send_local_children() {
     assert!(result.is_ok());
     assert_eq!(count.get(), 4);
 }
+
+/// A clause whose type is a type parameter: the macros and the type checker cannot see, when
+/// the fn is checked, that `T` will be `ErrorGroup`. The first clause takes the `T`s, the
+/// second the `KeyError`s and `T`s.
+async fn clauses_for<T: std::error::Error + Send + Sync + 'static>() -> Outcome<()> {
+    task_group!(policy = wait_all; |tg| {
+        tg.spawn(async { Err::<(), _>(ValueError("v")) });
+        tg.spawn(async { Err::<(), _>(KeyError("k")) });
+    }
+    except* T => (),
+    except* KeyError | T => (),
+    )
+}
+
+#[tokio::test]
+async fn trust_except_star_error_group_alias_type_parameter_raises_instead_of_never_running() {
+    // An ordinary error type as the parameter: the clauses take their leaves.
+    let outcome = clauses_for::<ValueError>().await;
+    assert!(outcome.is_handled(), "{outcome:?}");
+
+    // `ErrorGroup` as the parameter: each clause reached with errors left raises CPython's
+    // `TypeError` instead of silently never running; the errors themselves are kept, and the
+    // second clause still takes its `KeyError`.
+    let left = clauses_for::<ErrorGroup>().await.unhandled().unwrap();
+    assert_eq!(left.message(), "");
+    let members = left.members();
+    assert_eq!(members.len(), 3, "{left:#}");
+    for raised in &members[..2] {
+        let raised = raised.as_leaf().unwrap();
+        assert_eq!(raised.type_name(), "TypeError");
+        assert_eq!(
+            raised.to_string(),
+            "`except*` cannot match `ErrorGroup` itself (CPython refuses `except* \
+             ExceptionGroup`); name the leaf error types"
+        );
+    }
+    let rest = members[2].as_group().unwrap();
+    assert_eq!(rest.message(), "unhandled errors in a TaskGroup");
+    assert_eq!(messages(rest), ["v"]);
+}

@@ -107,8 +107,12 @@ impl<T: fmt::Debug> fmt::Debug for Outcome<T> {
 ///
 /// Implemented for every such type; the bound exists so that a clause naming something else
 /// gets a message saying what to write. [`ErrorGroup`] is an error but is never a leaf (a
-/// nested group stays a group), so `task_group!` refuses it as a clause type, as CPython
-/// refuses `except* ExceptionGroup`.
+/// nested group stays a group), so `task_group!` and `#[except_star]` refuse it as a clause
+/// type, as CPython refuses `except* ExceptionGroup`: by name, and through an alias with a
+/// check of their own in the code they generate (this blanket impl cannot leave one error
+/// type out on stable Rust). Called by hand, [`ExceptStar::take::<ErrorGroup>`](ExceptStar::take)
+/// takes only leaves that hold a group themselves (made with [`Leaf::new`]), never the
+/// nested groups.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be matched by `except*`: it is not an error type",
     label = "not an error type",

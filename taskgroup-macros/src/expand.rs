@@ -126,7 +126,7 @@ fn scope_tokens(scope: &Scope) -> TokenStream {
 /// One clause: take its leaves out of what is left; if there were any, run it once and
 /// record what it raised.
 fn clause_tokens(clause: &CheckedClause, clauses: &Ident) -> TokenStream {
-    let (take, binding, body) = match clause {
+    let (checks, take, binding, body) = match clause {
         CheckedClause::Handler(path) => {
             // Every token on the handler's path, so that a path that is no handler gets its
             // messages there and not on the whole macro.
@@ -134,18 +134,23 @@ fn clause_tokens(clause: &CheckedClause, clauses: &Ident) -> TokenStream {
             return quote_spanned!(path.span()=> #clauses.handle::<#path>().await;);
         }
         CheckedClause::One { ty, binding, body } => {
+            let check = type_check(ty, Some(clauses));
             let take = quote_spanned!(ty.span()=> #clauses.take::<#ty>());
-            (take, binding, body)
+            (check, take, binding, body)
         }
         CheckedClause::Any {
             types,
             binding,
             body,
         } => {
+            let checks = types
+                .iter()
+                .map(|ty| type_check(ty, Some(clauses)))
+                .collect();
             let leaf = private_ident("leaf");
             let tests = any_of(types, &leaf);
             let take = quote!(#clauses.take_by(|#leaf| #tests));
-            (take, binding, body)
+            (checks, take, binding, body)
         }
     };
     let binding = match binding {
@@ -155,6 +160,7 @@ fn clause_tokens(clause: &CheckedClause, clauses: &Ident) -> TokenStream {
     let raised = private_ident("raised");
     let run = clause_body(body);
     quote! {
+        #checks
         if let ::core::option::Option::Some(#binding) = #take {
             let #raised = async { #run }.await;
             #clauses.record(#raised);
@@ -195,6 +201,17 @@ fn clause_body(body: &Expr) -> TokenStream {
     }
 }
 
+/// `ClauseTypeCheck::<T>::NEW.clause(&mut clauses);` for an inline clause, `.handler();` for
+/// a handler (`clauses` is `None`), every token spanned on `ty`: refuses `ErrorGroup` by any
+/// name (an alias, a renaming import), which only the type checker sees through.
+fn type_check(ty: &Type, clauses: Option<&Ident>) -> TokenStream {
+    let check = quote_spanned!(ty.span()=> ::taskgroup::__private::ClauseTypeCheck::<#ty>::NEW);
+    match clauses {
+        Some(clauses) => quote_spanned!(ty.span()=> #check.clause(&mut #clauses);),
+        None => quote_spanned!(ty.span()=> #check.handler();),
+    }
+}
+
 /// `leaf_is::<A>(leaf) || leaf_is::<B>(leaf) || ...`, each spanned on its type.
 fn any_of(types: &[Type], leaf: &Ident) -> TokenStream {
     let mut tests = TokenStream::new();
@@ -219,6 +236,11 @@ fn handler_tokens(handler: &HandlerFn) -> TokenStream {
     let name = &item.sig.ident;
     let group = private_ident("group");
     let leaf = private_ident("leaf");
+    let checks: TokenStream = handler
+        .types
+        .iter()
+        .map(|ty| type_check(ty, None))
+        .collect();
     let matches = any_of(&handler.types, &leaf);
     let output_span = match &item.sig.output {
         ReturnType::Default => name.span(),
@@ -247,7 +269,7 @@ fn handler_tokens(handler: &HandlerFn) -> TokenStream {
         item,
         HandlerImpl {
             leaf: leaf.to_token_stream(),
-            matches,
+            matches: quote!(#checks #matches),
             group: group.to_token_stream(),
             handle: quote!(async move { #call }),
         },
@@ -320,6 +342,7 @@ mod tests {
             "Outcome",
             "Policy",
             "leaf_is",
+            "ClauseTypeCheck",
         ] {
             assert!(
                 out.contains(&format!(":: taskgroup :: __private :: {path}")),
