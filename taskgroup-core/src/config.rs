@@ -5,8 +5,6 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::{Local, TaskGroup};
-
 /// What a child's failure or success does to its siblings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
@@ -50,7 +48,8 @@ pub(crate) struct Config {
     pub(crate) name: Option<Arc<str>>,
 }
 
-/// Configures a [`TaskGroup`] before it starts; made by [`TaskGroup::builder`].
+/// Configures a [`TaskGroup`](crate::TaskGroup) before it starts; made by
+/// [`TaskGroup::builder`](crate::TaskGroup::builder).
 ///
 /// ```
 /// use std::time::Duration;
@@ -89,7 +88,7 @@ impl Builder {
         self
     }
 
-    /// Cancels the group when `duration` has passed since [`TaskGroup::run`] started, and
+    /// Cancels the group when `duration` has passed since [`TaskGroup::run`](crate::TaskGroup::run) started, and
     /// reports a [`TimedOut`](crate::TimedOut) leaf. Replaces an earlier deadline.
     pub fn timeout(mut self, duration: Duration) -> Self {
         self.config.deadline = Some(Deadline::After(duration));
@@ -102,7 +101,7 @@ impl Builder {
         self
     }
 
-    /// On cancellation, first cancel the group's [`token`](TaskGroup::token) and give children
+    /// On cancellation, first cancel the group's [`token`](crate::TaskGroup::token) and give children
     /// `grace` to finish their cleanup, then abort what is still running.
     pub fn grace(mut self, grace: Duration) -> Self {
         self.config.grace = Some(grace);
@@ -135,13 +134,7 @@ impl Builder {
         self
     }
 
-    /// Makes the group. Children may be spawned at once; [`TaskGroup::run`] supervises them.
-    pub fn build<'env>(self) -> TaskGroup<'env> {
-        TaskGroup::with_config(self.config)
-    }
-
-    /// Makes a [`Local`] group, whose local children may be non-`Send`.
-    pub fn build_local<'env>(self) -> TaskGroup<'env, Local> {
-        TaskGroup::with_config(self.config)
+    pub(crate) fn into_config(self) -> Config {
+        self.config
     }
 }

@@ -3,8 +3,8 @@
 use std::future::Future;
 
 use crate::ready_set::ReadySet;
-use crate::task::{Task, TaskError, TaskOutput};
 use crate::{ErrorGroup, Leaf, Member, TaskGroup};
+use crate::{Task, TaskError, TaskOutput};
 
 /// Runs every future as a child of a new fail-fast group and returns their values in input
 /// order — Python's `asyncio.gather`, with TaskGroup semantics: the first failure cancels the

@@ -293,6 +293,23 @@ impl fmt::Display for BodyCancelled {
 
 impl StdError for BodyCancelled {}
 
+/// The leaf of a second [`TaskGroup::run`](crate::TaskGroup::run) on the same group, sequential
+/// or concurrent: a group runs one scope (CPython: "TaskGroup has already been entered"). The
+/// second body is dropped unpolled; the first scope is not disturbed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AlreadyEntered;
+
+impl fmt::Display for AlreadyEntered {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(
+            "this task group's scope has already been entered: a group runs one scope; \
+             make a new TaskGroup for each scope",
+        )
+    }
+}
+
+impl StdError for AlreadyEntered {}
+
 #[cfg(test)]
 mod tests {
     use super::*;

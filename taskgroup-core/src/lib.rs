@@ -16,15 +16,22 @@ mod group;
 mod leaf;
 mod ready_set;
 mod render;
-mod task;
+mod spawn_error;
+mod sync;
+mod task_error;
+mod task_output;
 
 pub use cancel::on_cancel;
 pub use config::{Builder, Policy, ZeroLimit};
 pub use error_group::{AnyError, EmptyGroup, ErrorGroup, ErrorTypes, Leaves, TASK_GROUP_MESSAGE};
 pub use except::{ClauseOutput, ClauseType, ExceptStar, Handler, Outcome, except_star};
 pub use gather::{AsCompleted, as_completed, gather};
-pub use group::{Local, Locality, Parallel, Ready, SpawnError, Spawner, StartError, TaskGroup};
-pub use leaf::{BodyCancelled, BoxError, Leaf, Member, TaskInfo, TaskPanic, TimedOut};
+pub use group::{Local, Locality, Parallel, Ready, Spawner, StartError, Task, TaskGroup};
+pub use leaf::{
+    AlreadyEntered, BodyCancelled, BoxError, Leaf, Member, TaskInfo, TaskPanic, TimedOut,
+};
 pub use render::{MAX_GROUP_DEPTH, MAX_GROUP_WIDTH};
-pub use task::{Task, TaskError, TaskOutput};
+pub use spawn_error::SpawnError;
+pub use task_error::TaskError;
+pub use task_output::TaskOutput;
 pub use tokio_util::sync::CancellationToken;

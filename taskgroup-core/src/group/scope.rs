@@ -1,0 +1,305 @@
+//! [`Scope`]: the future of [`TaskGroup::run`]: it polls the body, the deadline, the grace
+//! period and the local children, and ends once nothing of the group is alive.
+
+use std::any::Any;
+use std::borrow::Cow;
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use tokio::time::{Instant, Sleep};
+
+use super::current::Lend;
+use super::limit::SlotGuard;
+use super::shared::{Shared, lock};
+use super::state::Stop;
+use super::{Locality, TaskGroup};
+use crate::config::{Deadline, Policy};
+use crate::error_group::{ErrorGroup, TASK_GROUP_MESSAGE};
+use crate::leaf::{BodyCancelled, Leaf, Member, TimedOut};
+use crate::ready_set::ReadySet;
+
+pin_project_lite::pin_project! {
+    /// The scope's own future. Dropping it before it ends cancels every child at once.
+    pub(super) struct Scope<'g, 'env, K, B, R>
+    where
+        K: Locality,
+    {
+        group: &'g TaskGroup<'env, K>,
+        #[pin]
+        body: Option<B>,
+        body_out: Option<Result<R, Member>>,
+        body_panic: Option<Box<dyn Any + Send>>,
+        #[pin]
+        deadline: Option<Sleep>,
+        #[pin]
+        grace: Option<Sleep>,
+        locals: ReadySet<K::Boxed<'env>>,
+        // This group, lent to the thread while the scope polls (see `current`).
+        current: Option<Arc<Shared>>,
+        closed: bool,
+    }
+
+    impl<'g, 'env, K, B, R> PinnedDrop for Scope<'g, 'env, K, B, R>
+    where
+        K: Locality,
+    {
+        fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            if !*this.closed {
+                let shared = &this.group.shared;
+                shared.stop(Stop::Dropped);
+                shared.abort_all();
+            }
+        }
+    }
+}
+
+/// An instant `duration` after `now`, or one far in the future where that overflows (as
+/// `tokio::time::sleep` saturates).
+pub(super) fn saturating_after(now: Instant, duration: Duration) -> Instant {
+    const FAR: Duration = Duration::from_secs(86_400 * 365 * 30);
+    now.checked_add(duration)
+        .or_else(|| now.checked_add(FAR))
+        .unwrap_or(now)
+}
+
+impl<'g, 'env, K, B, R, E> Scope<'g, 'env, K, B, R>
+where
+    K: Locality,
+    B: Future<Output = Result<R, E>>,
+    E: Into<Member>,
+{
+    pub(super) fn new(group: &'g TaskGroup<'env, K>, body: B) -> Self {
+        let deadline = group.shared.config.deadline.map(|d| {
+            tokio::time::sleep_until(match d {
+                Deadline::After(duration) => saturating_after(Instant::now(), duration),
+                Deadline::At(at) => at,
+            })
+        });
+        Scope {
+            group,
+            body: Some(body),
+            body_out: None,
+            body_panic: None,
+            deadline,
+            grace: None,
+            locals: ReadySet::default(),
+            current: Some(Arc::clone(&group.shared)),
+            closed: false,
+        }
+    }
+
+    /// On expiry, the deadline stops the group.
+    fn poll_deadline(self: Pin<&mut Self>, cx: &mut Context<'_>) {
+        let mut this = self.project();
+        if let Some(sleep) = this.deadline.as_mut().as_pin_mut() {
+            if sleep.poll(cx).is_ready() {
+                this.deadline.set(None);
+                this.group.shared.stop(Stop::TimedOut);
+            }
+        }
+    }
+
+    /// Polls the body, unless the group is stopping: then it is dropped at once, or, with a
+    /// grace period, polled on (it can watch the token) until it returns or the grace ends.
+    fn poll_body(self: Pin<&mut Self>, cx: &mut Context<'_>) {
+        let mut this = self.project();
+        let shared = &*this.group.shared;
+        let Some(body) = this.body.as_mut().as_pin_mut() else {
+            return;
+        };
+        let cancelled = matches!(
+            shared.stop_reason(),
+            Stop::Failed | Stop::Cancelled | Stop::TimedOut
+        );
+        if cancelled && (shared.config.grace.is_none() || shared.is_aborted()) {
+            drop_body(this.body, this.body_panic, shared);
+            return;
+        }
+        match catch_unwind(AssertUnwindSafe(|| body.poll(cx))) {
+            Ok(Poll::Pending) => {}
+            Ok(Poll::Ready(out)) => {
+                drop_body(this.body, this.body_panic, shared);
+                let out = out.map_err(Into::into);
+                if out.is_err() && shared.config.policy == Policy::FailFast {
+                    shared.stop(Stop::Failed);
+                }
+                *this.body_out = Some(out);
+            }
+            Err(payload) => {
+                *this.body_panic = Some(payload);
+                drop_body(this.body, this.body_panic, shared);
+                shared.stop(Stop::Cancelled);
+                shared.abort_all();
+            }
+        }
+    }
+
+    /// Once the group stops, a grace period (if any) runs; at its end, everything is aborted.
+    fn poll_grace(self: Pin<&mut Self>, cx: &mut Context<'_>) {
+        let mut this = self.project();
+        let shared = &*this.group.shared;
+        let Some(period) = shared.config.grace else {
+            return;
+        };
+        if shared.stop_reason() == Stop::Running || shared.is_aborted() {
+            return;
+        }
+        if this.grace.is_none() {
+            this.grace.set(Some(tokio::time::sleep(period)));
+        }
+        if let Some(sleep) = this.grace.as_mut().as_pin_mut() {
+            if sleep.poll(cx).is_ready() {
+                shared.abort_all();
+            }
+        }
+    }
+
+    /// Polls the local children: the woken ones, the new ones, and those granted a slot of
+    /// the limit. Returns whether any is left.
+    fn poll_locals(self: Pin<&mut Self>, cx: &mut Context<'_>) -> bool {
+        let this = self.project();
+        let group = *this.group;
+        let shared = &group.shared;
+        let locals = this.locals;
+        loop {
+            let state = shared.load();
+            if state.is_aborted() {
+                // Each child's own drop catches a destructor's panic (see `InCell`).
+                locals.clear();
+            }
+            let granted = shared.take_local_grants();
+            if state.is_refusing() {
+                // Children waiting for a slot never start, grace period or not.
+                let waiting = std::mem::take(&mut *lock(&group.waiting_locals));
+                drop(waiting);
+                for _ in 0..granted {
+                    shared.free_slot();
+                }
+            } else {
+                for _ in 0..granted {
+                    let Some(child) = lock(&group.waiting_locals).pop_front() else {
+                        break;
+                    };
+                    let child = K::holding_slot(child, SlotGuard(Arc::clone(shared)));
+                    let _ = locals.poll_new(child, cx);
+                }
+            }
+            // The children woken since the last poll; they end as cancelled by themselves
+            // once the group aborts, and so do new ones.
+            let _ = locals.poll_all(cx);
+            // New children: one that finishes on its first poll never enters the set.
+            let arrivals = std::mem::take(&mut *lock(&group.incoming));
+            for child in arrivals.into_oldest_first() {
+                let _ = locals.poll_new(child, cx);
+            }
+            // Another thread holding `&TaskGroup` may have spawned while they were polled.
+            if lock(&group.incoming).is_empty() {
+                break;
+            }
+        }
+        locals.len() != 0 || !lock(&group.waiting_locals).is_empty()
+    }
+
+    /// The body's outcome, once the scope has ended: its value, or the group of failures.
+    ///
+    /// # Panics
+    /// Resumes the body's panic.
+    pub(super) fn finish(self: Pin<&mut Self>) -> Result<R, ErrorGroup> {
+        let this = self.project();
+        if let Some(payload) = this.body_panic.take() {
+            resume_unwind(payload);
+        }
+        let shared = &*this.group.shared;
+        let mut members = shared.take_failures();
+        let reason = shared.stop_reason();
+        #[cfg(feature = "tracing")]
+        tracing::debug!(failures = members.len(), reason = ?reason, "task group closed");
+        if reason == Stop::Won {
+            members.clear();
+        }
+        if reason == Stop::TimedOut {
+            let after = match shared.config.deadline {
+                Some(Deadline::After(d)) => Some(d),
+                _ => None,
+            };
+            members.push(Member::Leaf(Leaf::new(TimedOut { after })));
+        }
+        let value = match this.body_out.take() {
+            Some(Ok(value)) => Some(value),
+            Some(Err(error)) => {
+                members.push(error);
+                None
+            }
+            None => None,
+        };
+        match value {
+            Some(value) if members.is_empty() => Ok(value),
+            _ => {
+                if members.is_empty() {
+                    members.push(Member::Leaf(Leaf::new(BodyCancelled)));
+                }
+                Err(ErrorGroup::from_parts(
+                    Cow::Borrowed(TASK_GROUP_MESSAGE),
+                    members,
+                ))
+            }
+        }
+    }
+}
+
+/// Drops the body; a panic in its destructor is the body's panic, resumed after every child
+/// is reaped (the first panic wins), and stops the group at once.
+fn drop_body<B>(
+    mut body: Pin<&mut Option<B>>,
+    body_panic: &mut Option<Box<dyn Any + Send>>,
+    shared: &Shared,
+) {
+    if let Err(payload) = catch_unwind(AssertUnwindSafe(|| body.set(None))) {
+        body_panic.get_or_insert(payload);
+        shared.stop(Stop::Cancelled);
+        shared.abort_all();
+    }
+}
+
+impl<'g, 'env, K, B, R, E> Future for Scope<'g, 'env, K, B, R>
+where
+    K: Locality,
+    B: Future<Output = Result<R, E>>,
+    E: Into<Member>,
+{
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.closed {
+            return Poll::Ready(());
+        }
+        // Groups made in the body or in local children are nested in this one.
+        let mut current = self.as_mut().project().current.take();
+        let lent = Lend::new(&mut current);
+        let group: &'g TaskGroup<'env, K> = self.group;
+        let shared = &*group.shared;
+        shared.register_scope(cx);
+        self.as_mut().poll_deadline(cx);
+        self.as_mut().poll_body(cx);
+        self.as_mut().poll_grace(cx);
+        let locals_left = self.as_mut().poll_locals(cx);
+        drop(lent);
+        let this = self.project();
+        *this.current = current;
+        if this.body.is_some() || locals_left {
+            return Poll::Pending;
+        }
+        shared.state.set_waiting();
+        if shared.state.try_close() {
+            *this.closed = true;
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    }
+}

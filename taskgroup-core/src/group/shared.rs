@@ -1,0 +1,244 @@
+//! [`Shared`]: what the scope, its spawners, its handles and its children share.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Waker};
+
+use tokio_util::sync::CancellationToken;
+
+use super::current;
+use super::limit::Limiter;
+use super::state::{Acquire, Snapshot, State, Stop};
+use super::wakers::WakerSlab;
+use crate::config::{Config, Policy};
+use crate::leaf::{Leaf, Member, TaskPanic};
+use crate::spawn_error::SpawnError;
+
+/// State shared by the scope, its [`Spawner`](crate::Spawner)s and its children.
+pub(crate) struct Shared {
+    pub(super) state: State,
+    failures: Mutex<Vec<Member>>,
+    /// Wakers of children that are waiting, so that a cancellation can wake them.
+    pub(super) waiting: Mutex<WakerSlab>,
+    scope_waker: Mutex<Option<Waker>>,
+    pub(super) token: CancellationToken,
+    /// The group this one was created in: held (one unit of its count) while this group has a
+    /// live unit, so that a cancelled child's grandchildren never outlive the enclosing scope.
+    enclosing: Option<Arc<Shared>>,
+    /// Present when the group has a concurrency limit.
+    pub(super) limiter: Option<Mutex<Limiter>>,
+    pub(super) config: Config,
+}
+
+/// Locks a mutex of the group's. Nothing user-supplied runs under these locks, so a poisoned
+/// lock still holds valid data.
+pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Shared {
+    pub(super) fn new(config: Config) -> Self {
+        Shared {
+            state: State::new(),
+            failures: Mutex::new(Vec::new()),
+            waiting: Mutex::new(WakerSlab::default()),
+            scope_waker: Mutex::new(None),
+            token: CancellationToken::new(),
+            enclosing: current::enclosing_group(),
+            limiter: config.limit.map(|limit| Mutex::new(Limiter::new(limit))),
+            config,
+        }
+    }
+
+    pub(super) fn load(&self) -> Snapshot {
+        self.state.load()
+    }
+
+    pub(super) fn stop_reason(&self) -> Stop {
+        self.load().reason()
+    }
+
+    pub(super) fn is_aborted(&self) -> bool {
+        self.load().is_aborted()
+    }
+
+    /// Whether the scope has returned: every child has ended.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.load().is_closed()
+    }
+
+    /// Counts a new child, unless the group refuses spawns.
+    pub(super) fn acquire(self: &Arc<Self>) -> Result<(), SpawnError> {
+        count_unit(self, false).map_err(refusal)
+    }
+
+    /// Uncounts a unit; the last one wakes a waiting scope and gives back this group's hold on
+    /// its enclosing group, and so on outwards. A loop, not recursion: a cascade through
+    /// thousands of nested groups stays flat.
+    pub(super) fn release(&self) {
+        let mut group = self;
+        loop {
+            let release = group.state.release();
+            if release.wake_scope {
+                group.wake_scope();
+            }
+            match (&group.enclosing, release.release_hold) {
+                (Some(outer), true) => group = outer,
+                _ => return,
+            }
+        }
+    }
+
+    pub(super) fn wake_scope(&self) {
+        let waker = lock(&self.scope_waker).clone();
+        if let Some(waker) = waker {
+            self.guarded(|| waker.wake());
+        }
+    }
+
+    pub(super) fn register_scope(&self, cx: &Context<'_>) {
+        let mut slot = lock(&self.scope_waker);
+        match &*slot {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            _ => *slot = Some(cx.waker().clone()),
+        }
+    }
+
+    /// Stops accepting children for `reason`; the first reason wins. Returns whether this call
+    /// was the one that stopped the group.
+    ///
+    /// Every flag is set before any user code runs (a waker, a queued child's destructor), and
+    /// each piece of user code runs on its own, its panic recorded as a [`TaskPanic`]: a panic
+    /// cannot leave the group half-stopped.
+    pub(super) fn stop(&self, reason: Stop) -> bool {
+        if !self.state.stop(reason) {
+            return false;
+        }
+        if self.config.grace.is_none() {
+            self.abort_all();
+        } else {
+            self.guarded(|| self.token.cancel());
+            // Children still queued behind the limit never start, grace period or not.
+            self.drop_queue();
+        }
+        self.wake_scope();
+        true
+    }
+
+    /// Makes every child stop at its next wake-up, and wakes the waiting ones now.
+    pub(super) fn abort_all(&self) {
+        if !self.state.abort() {
+            return;
+        }
+        self.guarded(|| self.token.cancel());
+        // Take the wakers out and wake them outside the lock: every woken child ends at once,
+        // and an aborted child no longer deregisters (see `ChildGuard::drop`).
+        let waiting = std::mem::take(&mut *lock(&self.waiting));
+        for waker in waiting.into_wakers() {
+            self.guarded(|| waker.wake());
+        }
+        self.drop_queue();
+    }
+
+    /// Runs user code (a waker, a destructor) that the group runs on its own behalf; a panic in
+    /// it becomes a [`TaskPanic`] leaf of the group instead of unwinding the caller.
+    pub(super) fn guarded(&self, f: impl FnOnce()) {
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(f)) {
+            self.fail(Member::Leaf(Leaf::new(TaskPanic::from_payload(&*payload))));
+        }
+    }
+
+    pub(super) fn fail(&self, member: Member) {
+        lock(&self.failures).push(member);
+        if self.config.policy == Policy::FailFast {
+            self.stop(Stop::Failed);
+        }
+    }
+
+    pub(super) fn succeed(&self) {
+        if self.config.policy == Policy::FirstOk {
+            self.stop(Stop::Won);
+        }
+    }
+
+    pub(super) fn take_failures(&self) -> Vec<Member> {
+        std::mem::take(&mut *lock(&self.failures))
+    }
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        // A loop, not recursion: the last reference to a chain of thousands of nested groups
+        // drops them one by one.
+        let mut next = self.enclosing.take();
+        while let Some(outer) = next {
+            next = Arc::into_inner(outer).and_then(|mut outer| outer.enclosing.take());
+        }
+    }
+}
+
+pub(super) fn refusal(stop: Stop) -> SpawnError {
+    match stop {
+        Stop::Failed => SpawnError::Failing,
+        Stop::Cancelled | Stop::Dropped => SpawnError::Cancelled,
+        Stop::TimedOut => SpawnError::TimedOut,
+        Stop::Won => SpawnError::Finished,
+        Stop::Closed | Stop::Running => SpawnError::Closed,
+    }
+}
+
+/// Counts one unit in `group`: a child (`hold == false`) or a nested group's hold. A group
+/// with nothing alive that is nested in another takes a hold there first, which may need a
+/// hold further out: the levels waiting for their hold are kept on a list, not the stack.
+fn count_unit(group: &Arc<Shared>, hold: bool) -> Result<(), Stop> {
+    // Levels that asked for a hold on their enclosing group, innermost first.
+    let mut waiting: Vec<(&Arc<Shared>, bool)> = Vec::new();
+    let mut level = group;
+    let mut level_hold = hold;
+    let mut have_hold = false;
+    loop {
+        match level
+            .state
+            .acquire(level.enclosing.is_some(), level_hold, have_hold)
+        {
+            Acquire::NeedsHold => {
+                waiting.push((level, level_hold));
+                // `NeedsHold` is only returned for a nested group.
+                let Some(outer) = &level.enclosing else {
+                    unreachable!("a hold asked of a group with no enclosing group")
+                };
+                level = outer;
+                level_hold = true;
+                have_hold = false;
+                continue;
+            }
+            Acquire::Counted => {}
+            Acquire::CountedReturnHold => {
+                if let Some(outer) = &level.enclosing {
+                    outer.release();
+                }
+            }
+            Acquire::Refused { reason, wake_scope } => {
+                // Only a child is refused, and a child is the first level.
+                debug_assert!(waiting.is_empty());
+                if wake_scope {
+                    level.wake_scope();
+                }
+                if have_hold {
+                    if let Some(outer) = &level.enclosing {
+                        outer.release();
+                    }
+                }
+                return Err(reason);
+            }
+        }
+        match waiting.pop() {
+            Some((inner, inner_hold)) => {
+                level = inner;
+                level_hold = inner_hold;
+                have_hold = true;
+            }
+            None => return Ok(()),
+        }
+    }
+}

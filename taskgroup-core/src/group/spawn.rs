@@ -1,0 +1,117 @@
+//! Spawning a child: counting it, queueing it behind the limit or putting it on the runtime.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use super::cell::TaskCell;
+use super::child::{Child, ChildKind, LIMITED, NO_SLOT, RecordedInside};
+use super::in_cell::InCell;
+use super::limit::{Queued, Waiter};
+use super::shared::{Shared, lock};
+use super::task::Task;
+use crate::spawn_error::SpawnError;
+use crate::task_error::TaskError;
+use crate::task_output::{Outcome, TaskOutput};
+
+impl Shared {
+    /// Starts a child on the runtime, or queues it behind the limit; gives the future back if
+    /// the group refuses it.
+    pub(super) fn spawn<F>(
+        self: &Arc<Self>,
+        name: Option<Arc<str>>,
+        future: F,
+    ) -> Result<Task<<F::Output as TaskOutput>::Ok>, (SpawnError, F)>
+    where
+        F: Future + Send + 'static,
+        F::Output: TaskOutput,
+    {
+        let runtime = match tokio::runtime::Handle::try_current() {
+            Ok(handle) => handle,
+            Err(_) => return Err((SpawnError::NoRuntime, future)),
+        };
+        if let Err(why) = self.acquire() {
+            return Err((why, future));
+        }
+        let mut slot = NO_SLOT;
+        if let Some(limiter) = &self.limiter {
+            let mut limiter = lock(limiter);
+            if !limiter.try_take() {
+                // Queued: no tokio task yet, so the result goes to a cell the handle shares.
+                let cell = Arc::new(TaskCell::new());
+                let child =
+                    InCell::queued(future, Arc::clone(&cell), Arc::clone(self), name.clone());
+                let child = Child::new(child, Arc::clone(self), NO_SLOT, RecordedInside);
+                #[cfg(feature = "tracing")]
+                let child = instrument(child, name.as_deref());
+                limiter.enqueue(Waiter::Spawned(Queued {
+                    future: Box::pin(child),
+                    runtime,
+                }));
+                return Ok(Task::with_cell(cell, name));
+            }
+            slot |= LIMITED;
+        }
+        // Unnamed children carry no name field: a small future keeps tokio's smallest cell.
+        let handle = match &name {
+            None => self.start(&runtime, future, slot, ()),
+            Some(name) => self.start(&runtime, future, slot, Arc::clone(name)),
+        };
+        Ok(Task::spawned(handle, Arc::clone(self), name))
+    }
+
+    /// Puts a child on the runtime.
+    fn start<F, N>(
+        self: &Arc<Self>,
+        runtime: &tokio::runtime::Handle,
+        future: F,
+        slot: u32,
+        kind: N,
+    ) -> tokio::task::JoinHandle<Outcome<<F::Output as TaskOutput>::Ok>>
+    where
+        F: Future + Send + 'static,
+        F::Output: TaskOutput,
+        N: ChildKind,
+    {
+        #[cfg(feature = "tracing")]
+        let name = kind.name().cloned();
+        let child = Child::new(future, Arc::clone(self), slot, kind);
+        #[cfg(feature = "tracing")]
+        let child = instrument(child, name.as_deref());
+        runtime.spawn(child)
+    }
+}
+
+/// Spawns, or resolves the handle at once with why the group refused the child.
+pub(super) fn spawn_or_resolve<F>(
+    shared: &Arc<Shared>,
+    name: Option<Arc<str>>,
+    future: F,
+) -> Task<<F::Output as TaskOutput>::Ok>
+where
+    F: Future + Send + 'static,
+    F::Output: TaskOutput,
+{
+    match shared.spawn(name.clone(), future) {
+        Ok(task) => task,
+        Err((why, future)) => {
+            drop(future);
+            refused(why, name)
+        }
+    }
+}
+
+/// The handle of a child the group refused.
+pub(super) fn refused<T>(why: SpawnError, name: Option<Arc<str>>) -> Task<T> {
+    Task::with_cell(
+        Arc::new(TaskCell::done(Err(TaskError::NotStarted(why)))),
+        name,
+    )
+}
+
+#[cfg(feature = "tracing")]
+fn instrument<F>(child: F, name: Option<&str>) -> tracing::instrument::Instrumented<F> {
+    tracing::Instrument::instrument(
+        child,
+        tracing::info_span!("taskgroup.task", name = name.unwrap_or("")),
+    )
+}

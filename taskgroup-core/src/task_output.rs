@@ -1,0 +1,32 @@
+//! [`TaskOutput`]: what a child's future may return.
+
+use crate::leaf::Member;
+use crate::task_error::TaskError;
+
+/// What a child's future may return: `Result<T, E>` for any error `E` that converts into a
+/// [`Member`] (every `std::error::Error + Send + Sync + 'static`, and `ErrorGroup`), or `()`.
+pub trait TaskOutput: Send + 'static {
+    /// The value a successful task yields.
+    type Ok: Send + 'static;
+
+    /// Splits the output into the success value or the failure to record in the group.
+    fn into_result(self) -> Result<Self::Ok, Member>;
+}
+
+impl TaskOutput for () {
+    type Ok = ();
+    fn into_result(self) -> Result<(), Member> {
+        Ok(())
+    }
+}
+
+impl<T: Send + 'static, E: Into<Member> + Send + 'static> TaskOutput for Result<T, E> {
+    type Ok = T;
+    fn into_result(self) -> Result<T, Member> {
+        self.map_err(Into::into)
+    }
+}
+
+/// How a spawned child ends, as its future returns it to tokio: the error is boxed and a
+/// cancellation (`None`) allocates nothing, so that the output fits tokio's smallest cell.
+pub(crate) type Outcome<T> = Result<T, Option<Box<TaskError>>>;
