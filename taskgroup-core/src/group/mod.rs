@@ -428,9 +428,14 @@ impl<'env, K: Locality> TaskGroup<'env, K> {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
     /// let tg = taskgroup_core::TaskGroup::new();
-    /// let idle = tg.spawn(std::future::pending::<()>());
-    /// tg.cancel();
-    /// tg.run(async { Ok::<_, std::io::Error>(()) }).await.unwrap();
+    /// let idle = tg
+    ///     .run(async {
+    ///         let idle = tg.spawn(std::future::pending::<()>());
+    ///         tg.cancel(); // the body then returns: no error
+    ///         Ok::<_, std::io::Error>(idle)
+    ///     })
+    ///     .await
+    ///     .unwrap();
     /// assert_eq!(idle.result(), Err(taskgroup_core::TaskError::Cancelled));
     /// # }
     /// ```

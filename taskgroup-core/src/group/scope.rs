@@ -140,23 +140,28 @@ where
     }
 
     /// Once the group stops, a grace period (if any) runs; at its end, everything is aborted.
-    fn poll_grace(self: Pin<&mut Self>, cx: &mut Context<'_>) {
+    /// Returns whether it ended now.
+    fn poll_grace(self: Pin<&mut Self>, cx: &mut Context<'_>) -> bool {
         let mut this = self.project();
         let shared = &*this.group.shared;
         let Some(period) = shared.config.grace else {
-            return;
+            return false;
         };
         if shared.stop_reason() == Stop::Running || shared.is_aborted() {
-            return;
+            return false;
         }
         if this.grace.is_none() {
             this.grace.set(Some(tokio::time::sleep(period)));
         }
-        if let Some(sleep) = this.grace.as_mut().as_pin_mut() {
-            if sleep.poll(cx).is_ready() {
-                shared.abort_all();
-            }
+        let ended = this
+            .grace
+            .as_mut()
+            .as_pin_mut()
+            .is_some_and(|sleep| sleep.poll(cx).is_ready());
+        if ended {
+            shared.abort_all();
         }
+        ended
     }
 
     /// Polls the local children: the woken ones, the new ones, and those granted a slot of
@@ -286,7 +291,10 @@ where
         shared.register_scope(cx);
         self.as_mut().poll_deadline(cx);
         self.as_mut().poll_body(cx);
-        self.as_mut().poll_grace(cx);
+        if self.as_mut().poll_grace(cx) {
+            // The body still cleaning up is dropped now.
+            self.as_mut().poll_body(cx);
+        }
         let locals_left = self.as_mut().poll_locals(cx);
         drop(lent);
         let this = self.project();

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, Weak};
 
 use tokio::sync::oneshot;
 
-use super::shared::lock;
+use super::shared::{Shared, lock};
 use super::task::Task;
 use super::{Locality, TaskGroup};
 use crate::leaf::Member;
@@ -81,17 +81,27 @@ impl std::error::Error for StartError {
     }
 }
 
-/// Cancels the child if `start`'s caller goes away before the child is ready: until then the
-/// child runs on the caller's behalf, as in Trio.
-/// It holds the slot weakly: a child that ended drops the last `Sender`, which `start` reads
-/// as the child having ended.
-struct CancelUnlessReady<V> {
+/// What `start` waits on. If its caller goes away before the child is ready, the child is
+/// cancelled (until then it runs on the caller's behalf, as in Trio), and a failure it already
+/// sent goes to the group, as does one it ends with before the cancellation reaches it.
+struct Waiting<V> {
+    rx: oneshot::Receiver<Result<V, StartError>>,
+    /// Held weakly: a child that ended drops the last `Sender`, which `start` reads as the
+    /// child having ended.
     slot: Weak<Mutex<Option<ReadySender<V>>>>,
     task: Task<()>,
+    shared: Arc<Shared>,
+    done: bool,
 }
 
-impl<V> Drop for CancelUnlessReady<V> {
+impl<V> Drop for Waiting<V> {
     fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        if let Ok(Err(StartError::Failed(member))) = self.rx.try_recv() {
+            self.shared.fail(member);
+        }
         let waiting = self
             .slot
             .upgrade()
@@ -172,7 +182,15 @@ impl<'env, K: Locality> TaskGroup<'env, K> {
             Ok(task) => task,
             Err((why, _)) => return Err(StartError::Refused(why)),
         };
-        let _cancel = CancelUnlessReady { slot: weak, task };
-        rx.await.unwrap_or(Err(StartError::Ended))
+        let mut waiting = Waiting {
+            rx,
+            slot: weak,
+            task,
+            shared: Arc::clone(&self.shared),
+            done: false,
+        };
+        let ready = (&mut waiting.rx).await;
+        waiting.done = true;
+        ready.unwrap_or(Err(StartError::Ended))
     }
 }
