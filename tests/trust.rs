@@ -39,10 +39,14 @@ impl Drop for PanicOnDrop {
 
 /// A future that is pending forever and panics when dropped, polled or not.
 fn pending_then_panic_on_drop(message: &'static str) -> PendingPanicOnDrop {
-    PendingPanicOnDrop(PanicOnDrop(message))
+    PendingPanicOnDrop {
+        _bomb: PanicOnDrop(message),
+    }
 }
 
-struct PendingPanicOnDrop(#[allow(dead_code)] PanicOnDrop);
+struct PendingPanicOnDrop {
+    _bomb: PanicOnDrop,
+}
 
 impl Future for PendingPanicOnDrop {
     type Output = ();
@@ -423,7 +427,9 @@ async fn trust_a_child_propagating_a_cancellation_is_cancelled_not_failed() {
 // 8. Group and handle agree on a completed child whose future panics when dropped.
 
 /// Ready at once with a value; its destructor panics.
-struct ReadyThenPanicOnDrop(Option<PanicOnDrop>);
+struct ReadyThenPanicOnDrop {
+    _bomb: PanicOnDrop,
+}
 
 impl Future for ReadyThenPanicOnDrop {
     type Output = Result<u32, ValueError>;
@@ -437,7 +443,9 @@ async fn trust_a_completed_child_panicking_on_drop_fails_the_group_and_the_handl
     let tg = TaskGroup::new();
     let mut task = None;
     let eg = no_hang(tg.run(async {
-        task = Some(tg.spawn(ReadyThenPanicOnDrop(Some(PanicOnDrop("spawned")))));
+        task = Some(tg.spawn(ReadyThenPanicOnDrop {
+            _bomb: PanicOnDrop("spawned"),
+        }));
         Body::Ok(())
     }))
     .await
@@ -454,7 +462,9 @@ async fn trust_a_completed_local_child_panicking_on_drop_fails_the_group_and_the
     let tg = TaskGroup::new();
     let mut task = None;
     let eg = no_hang(tg.run(async {
-        task = Some(tg.spawn_local(ReadyThenPanicOnDrop(Some(PanicOnDrop("local")))));
+        task = Some(tg.spawn_local(ReadyThenPanicOnDrop {
+            _bomb: PanicOnDrop("local"),
+        }));
         Body::Ok(())
     }))
     .await
