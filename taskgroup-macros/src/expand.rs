@@ -8,6 +8,7 @@ use syn::spanned::Spanned;
 use syn::{Expr, FnArg, Ident, ReturnType, Stmt, Type};
 
 use crate::ast::Handle;
+use crate::handler::{HandlerImpl, handler_type};
 use crate::valid::{self, BuilderCall, CheckedClause, Errors, HandlerFn, Scope};
 use crate::{fallback, parse};
 
@@ -275,48 +276,6 @@ fn handler_tokens(handler: &HandlerFn) -> TokenStream {
         },
     );
     quote!(#item #handler_type)
-}
-
-/// The two bodies of a handler's `impl Handler`, with the names of their parameters.
-pub(crate) struct HandlerImpl {
-    /// `fn matches(leaf: &Leaf) -> bool { matches }`.
-    pub leaf: TokenStream,
-    pub matches: TokenStream,
-    /// `fn handle(group: ErrorGroup) -> impl Future<Output = Result<(), Member>> { handle }`.
-    pub group: TokenStream,
-    pub handle: TokenStream,
-}
-
-/// The type that `#[except_star]` puts beside the fn, and its `Handler` impl: the one
-/// skeleton of both the expansion and the fallback.
-pub(crate) fn handler_type(item: &syn::ItemFn, body: HandlerImpl) -> TokenStream {
-    let vis = &item.vis;
-    let name = &item.sig.ident;
-    let HandlerImpl {
-        leaf,
-        matches,
-        group,
-        handle,
-    } = body;
-    quote! {
-        #[doc(hidden)]
-        #[allow(non_camel_case_types, dead_code)]
-        #vis struct #name {}
-
-        impl ::taskgroup::__private::Handler for #name {
-            fn matches(#leaf: &::taskgroup::__private::Leaf) -> bool {
-                #matches
-            }
-
-            fn handle(
-                #group: ::taskgroup::__private::ErrorGroup,
-            ) -> impl ::core::future::Future<
-                Output = ::core::result::Result<(), ::taskgroup::__private::Member>,
-            > {
-                #handle
-            }
-        }
-    }
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ use proc_macro2::TokenStream;
 use quote::quote;
 use syn::FnArg;
 
-use crate::expand::{self, HandlerImpl};
+use crate::handler::{HandlerImpl, handler_type};
 
 /// The expansion of the valid parts of a `task_group!` (bad options and clauses left out),
 /// after the errors.
@@ -27,7 +27,7 @@ pub(crate) fn except_star(error: syn::Error, item: &syn::ItemFn) -> TokenStream 
         // Inside an `impl` block: no struct may go there.
         return quote!(#error #item);
     }
-    let handler_type = expand::handler_type(
+    let handler_type = handler_type(
         item,
         HandlerImpl {
             leaf: quote!(_),

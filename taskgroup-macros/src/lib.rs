@@ -4,12 +4,13 @@
 //!
 //! Each macro is parse (`parse.rs`, into `ast.rs`) -> check (`valid.rs`, every error
 //! collected) -> expand (`expand.rs`), with `fallback.rs` emitting a plausible expansion beside
-//! the errors.
+//! the errors and `handler.rs` the handler type both share.
 #![forbid(unsafe_code)]
 
 mod ast;
 mod expand;
 mod fallback;
+mod handler;
 mod parse;
 mod suggest;
 mod valid;

@@ -3,7 +3,7 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use super::limit::{HoldsSlot, SlotGuard};
+use super::slot::{HoldsSlot, SlotGuard};
 
 pub(super) mod sealed {
     use super::*;

@@ -10,7 +10,7 @@
 //! - `child`: the future a spawned child runs, and its accounting guard.
 //! - `in_cell` and `cell`: local and queued children, whose handle reads a cell.
 //! - `ending`: how a child ended, and recording it.
-//! - `limit`: the concurrency limit's slots and line.
+//! - `limit`: the concurrency limit's slots and line; `slot`: a slot changing hands.
 //! - `wakers`: the waiting children's wakers.
 //! - `arrivals`: local children spawned since the scope last polled.
 //! - `scope`: the future of `run`, one method per step.
@@ -37,6 +37,7 @@ mod locality;
 mod models;
 mod scope;
 mod shared;
+mod slot;
 mod spawn;
 mod spawner;
 mod start;
@@ -53,9 +54,10 @@ pub use task::Task;
 use arrivals::Arrivals;
 use cell::TaskCell;
 use in_cell::InCell;
-use limit::{SlotGuard, Waiter};
+use limit::Waiter;
 use scope::Scope;
 use shared::lock;
+use slot::SlotGuard;
 use spawn::{refused, spawn_or_resolve};
 use state::Stop;
 
@@ -268,7 +270,7 @@ impl Builder {
 impl<'env, K: Locality> TaskGroup<'env, K> {
     fn with_config(config: Config) -> Self {
         TaskGroup {
-            shared: Arc::new(Shared::new(config)),
+            shared: Arc::new(Shared::new(config, current::enclosing_group())),
             incoming: Mutex::new(Arrivals::default()),
             waiting_locals: Mutex::new(VecDeque::new()),
             _env: PhantomData,

@@ -13,8 +13,8 @@ use std::time::Duration;
 use tokio::time::{Instant, Sleep};
 
 use super::current::Lend;
-use super::limit::SlotGuard;
 use super::shared::{Shared, lock};
+use super::slot::SlotGuard;
 use super::state::Stop;
 use super::{Locality, TaskGroup};
 use crate::config::{Deadline, Policy};

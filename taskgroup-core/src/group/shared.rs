@@ -6,7 +6,6 @@ use std::task::{Context, Waker};
 
 use tokio_util::sync::CancellationToken;
 
-use super::current;
 use super::limit::Limiter;
 use super::state::{Acquire, Snapshot, State, Stop};
 use super::wakers::WakerSlab;
@@ -37,14 +36,15 @@ pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Shared {
-    pub(super) fn new(config: Config) -> Self {
+    /// A group's shared state; `enclosing` is the group it is created in, if any.
+    pub(super) fn new(config: Config, enclosing: Option<Arc<Shared>>) -> Self {
         Shared {
             state: State::new(),
             failures: Mutex::new(Vec::new()),
             waiting: Mutex::new(WakerSlab::default()),
             scope_waker: Mutex::new(None),
             token: CancellationToken::new(),
-            enclosing: current::enclosing_group(),
+            enclosing,
             limiter: config.limit.map(|limit| Mutex::new(Limiter::new(limit))),
             config,
         }
