@@ -11,15 +11,22 @@ use super::shared::Shared;
 use crate::task_error::TaskError;
 use crate::task_output::Outcome;
 
-/// The handle of one child task, returned by [`TaskGroup::spawn`](crate::TaskGroup::spawn).
+/// The handle of one child task, returned by [`TaskGroup::spawn`](crate::TaskGroup::spawn),
+/// [`spawn_named`](crate::TaskGroup::spawn_named), [`try_spawn`](crate::TaskGroup::try_spawn),
+/// [`spawn_local`](crate::TaskGroup::spawn_local) and [`Spawner`](crate::Spawner)s.
 ///
-/// Inside the scope, `task.await` waits for this one child. After the scope has returned, every
-/// task is resolved and [`result`](Task::result) gives its value or says why there is none.
-/// Dropping a `Task` does not cancel the child: the group still owns it. A spawned child's
-/// result lives in its tokio task, as with a `JoinHandle`, so a `Task` kept after the child
-/// finished keeps that task's allocation (the size of its future: 128 bytes for a small one)
-/// until the handle is dropped or its result taken.
+/// Inside the scope, `task.await` waits for this one child (see the `Future` implementation
+/// below). After the scope has returned, every task is resolved and [`result`](Task::result)
+/// gives its value or says why there is none.
 ///
+/// Dropping a `Task` does not cancel the child: the group still owns it, its scope still waits
+/// for it and its failure is still the group's; only its value is lost. To stop one child, call
+/// [`cancel`](Task::cancel). A spawned child's result lives in its tokio task, as with a
+/// `JoinHandle`, so a `Task` kept after the child finished keeps that task's allocation (the
+/// size of its future: 128 bytes for a small one) until the handle is dropped or its result
+/// taken.
+///
+/// # Examples
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
 /// use taskgroup_core::TaskGroup;
@@ -106,8 +113,48 @@ impl<T> Task<T> {
         }
     }
 
-    /// The value, or why there is none. Call it after the scope has returned; inside the scope
-    /// an unfinished task gives [`TaskError::Pending`] (await the task instead).
+    /// The child's value, or why there is none, without waiting: [`TaskError::Failed`] (the
+    /// error itself is in the scope's [`ErrorGroup`](crate::ErrorGroup)),
+    /// [`Panicked`](TaskError::Panicked), [`Cancelled`](TaskError::Cancelled),
+    /// [`NotStarted`](TaskError::NotStarted) for a spawn the group refused, or
+    /// [`Taken`](TaskError::Taken) if awaiting the task already took the value.
+    ///
+    /// Call it after the scope has returned: every child has ended by then, so it never gives
+    /// [`TaskError::Pending`]. Inside the scope, a child that has ended gives its result too,
+    /// and one that has not gives `Pending` (await the task to wait for it); the child is not
+    /// affected. If the scope's future was dropped instead of completing, a spawned child may
+    /// still be being aborted: `result` gives `Pending` until the runtime has dropped it.
+    ///
+    /// # Panics
+    /// Never. Once the scope has returned, `result` may spin for a moment (yielding the thread)
+    /// on a spawned child whose future is already dropped but whose output tokio, on the thread
+    /// that ran it, has not stored yet: a wait of a few instructions, not for the child's work.
+    ///
+    /// # Examples
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use std::time::Duration;
+    /// use taskgroup_core::{Policy, TaskError, TaskGroup};
+    ///
+    /// let tg = TaskGroup::builder().policy(Policy::WaitAll).build();
+    /// let ok = tg.spawn(async { Ok::<_, std::io::Error>(1) });
+    /// let failed = tg.spawn(async { Err::<u32, _>(std::io::Error::other("disk full")) });
+    /// let errors = tg
+    ///     .run(async {
+    ///         let slow = tg.spawn(async { tokio::time::sleep(Duration::from_millis(5)).await });
+    ///         // Inside the scope, an unfinished child has no result yet (and runs on).
+    ///         assert_eq!(slow.result(), Err(TaskError::Pending));
+    ///         Ok::<_, std::io::Error>(())
+    ///     })
+    ///     .await
+    ///     .unwrap_err();
+    /// assert_eq!(ok.result(), Ok(1));
+    /// let Err(TaskError::Failed { message, .. }) = failed.result() else { unreachable!() };
+    /// assert_eq!(message, "disk full");
+    /// // The error itself is the group's.
+    /// assert_eq!(errors.leaves().next().unwrap().to_string(), "disk full");
+    /// # }
+    /// ```
     pub fn result(self) -> Result<T, TaskError> {
         match self.repr {
             Repr::Cell(cell) => cell.take(),
@@ -129,7 +176,28 @@ impl<T> Task<T> {
         }
     }
 
-    /// Whether the task has finished (with a value, a failure, a panic, or by cancellation).
+    /// Whether the child has ended: with a value, a failure, a panic or by cancellation, or
+    /// because the group refused to start it. Once it is `true`, the child's future has been
+    /// dropped (its destructors have run) and [`result`](Task::result) no longer gives
+    /// [`TaskError::Pending`]. After the scope has returned it is always `true`.
+    ///
+    /// # Panics
+    /// Never. Like [`result`](Task::result), it may spin for a moment once the scope has
+    /// returned, until tokio has stored a spawned child's output.
+    ///
+    /// # Examples
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use taskgroup_core::TaskGroup;
+    ///
+    /// let tg = TaskGroup::new();
+    /// let task = tg.spawn(async { Ok::<_, std::io::Error>(1) });
+    /// // Spawned, but this thread's runtime has not polled it yet.
+    /// assert!(!task.is_finished());
+    /// tg.run(async { Ok::<_, std::io::Error>(()) }).await.unwrap();
+    /// assert!(task.is_finished());
+    /// # }
+    /// ```
     pub fn is_finished(&self) -> bool {
         match &self.repr {
             Repr::Spawned {
@@ -141,8 +209,47 @@ impl<T> Task<T> {
         }
     }
 
-    /// Cancels this child at its next `.await`. It is not a failure: the group goes on, and
-    /// the task's result becomes [`TaskError::Cancelled`] unless it had already finished.
+    /// Cancels this one child. It is not a failure: the group and the other children go on,
+    /// and the task's result becomes [`TaskError::Cancelled`] unless the child ends first.
+    /// It does not wait: await the task, or let the scope return, to know that it has ended.
+    ///
+    /// - A spawned child is aborted, as by tokio's
+    ///   [`JoinHandle::abort`](tokio::task::JoinHandle::abort): it stops at the `.await` where it
+    ///   waits (if it is being polled on another thread, once that poll returns; a poll that
+    ///   completes keeps its result) and the runtime drops its future.
+    /// - A local child is woken, and at its next poll by the scope its future is dropped
+    ///   instead of polled.
+    /// - A child not polled yet never is. One queued behind the group's
+    ///   [`limit`](crate::Builder::limit) keeps its place in line, and its future is dropped,
+    ///   unpolled, when its turn comes.
+    ///
+    /// Dropping the future runs its destructors; a panic in one is the child's
+    /// [`TaskPanic`](crate::TaskPanic) in the group and [`TaskError::Panicked`] in the handle.
+    /// Cancelling a child that has already ended, or cancelling it again, changes nothing.
+    ///
+    /// # Panics
+    /// Never.
+    ///
+    /// # Examples
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use taskgroup_core::{TaskError, TaskGroup};
+    ///
+    /// let tg = TaskGroup::new();
+    /// let (idle, done) = tg
+    ///     .run(async {
+    ///         let idle = tg.spawn(std::future::pending::<()>());
+    ///         let done = tg.spawn(async { Ok::<_, std::io::Error>(1) });
+    ///         idle.cancel();
+    ///         Ok::<_, std::io::Error>((idle, done))
+    ///     })
+    ///     .await
+    ///     .unwrap(); // a cancelled child is not a failure
+    /// assert_eq!(idle.result(), Err(TaskError::Cancelled));
+    /// done.cancel(); // it had ended: nothing changes
+    /// assert_eq!(done.result(), Ok(1));
+    /// # }
+    /// ```
     pub fn cancel(&self) {
         match &self.repr {
             Repr::Spawned { handle, .. } => handle.abort(),
@@ -150,8 +257,34 @@ impl<T> Task<T> {
         }
     }
 
-    /// The tokio id of the task (`None` if it never started, was queued behind the group's
-    /// limit, or is a local task).
+    /// The tokio [`Id`](tokio::task::Id) of the child's task, the one [`tokio::task::id`]
+    /// gives inside it. `None` for a local child (it has no tokio task of its own: the scope
+    /// polls it), for a spawn the group refused, and for a child that was queued behind the
+    /// group's [`limit`](crate::Builder::limit) when spawned: it gets a tokio task only when its
+    /// turn comes, after this handle was made (its failures'
+    /// [`TaskInfo`](crate::TaskInfo) carry the id).
+    ///
+    /// # Panics
+    /// Never.
+    ///
+    /// # Examples
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use taskgroup_core::{TaskError, TaskGroup};
+    ///
+    /// let tg = TaskGroup::new();
+    /// tg.run(async {
+    ///     let spawned = tg.spawn(async { Ok::<_, std::io::Error>(tokio::task::id()) });
+    ///     let local = tg.spawn_local(async {});
+    ///     assert_eq!(local.id(), None);
+    ///     let id = spawned.id();
+    ///     assert_eq!(Some(spawned.await?), id);
+    ///     Ok::<_, TaskError>(())
+    /// })
+    /// .await
+    /// .unwrap();
+    /// # }
+    /// ```
     pub fn id(&self) -> Option<tokio::task::Id> {
         match &self.repr {
             Repr::Spawned { handle, .. } => Some(handle.id()),
@@ -159,12 +292,108 @@ impl<T> Task<T> {
         }
     }
 
-    /// The name given with [`TaskGroup::spawn_named`](crate::TaskGroup::spawn_named).
+    /// The name given with [`TaskGroup::spawn_named`](crate::TaskGroup::spawn_named) (or
+    /// [`Spawner::spawn_named`](crate::Spawner::spawn_named)), also when the spawn was refused or
+    /// queued; `None` for every other child.
+    ///
+    /// # Panics
+    /// Never.
+    ///
+    /// # Examples
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use taskgroup_core::{Member, TaskGroup};
+    ///
+    /// let tg = TaskGroup::new();
+    /// tg.run(async {
+    ///     let named = tg.spawn_named("fetcher", async {});
+    ///     let unnamed = tg.spawn(async {});
+    ///     assert_eq!(named.name(), Some("fetcher"));
+    ///     assert_eq!(unnamed.name(), None);
+    ///     Ok::<_, Member>(())
+    /// })
+    /// .await
+    /// .unwrap();
+    /// # }
+    /// ```
     pub fn name(&self) -> Option<&str> {
         self.name.as_deref()
     }
 }
 
+/// `task.await` waits for the child to end and gives its value, or why there is none, as
+/// [`Task::result`] does: [`TaskError::Failed`] (the error itself is in the scope's
+/// [`ErrorGroup`](crate::ErrorGroup)), [`Panicked`](TaskError::Panicked),
+/// [`Cancelled`](TaskError::Cancelled) or [`NotStarted`](TaskError::NotStarted). The value is
+/// taken out of the handle: once a poll has returned it, the handle gives
+/// [`TaskError::Taken`], to a further poll and to [`result`](Task::result).
+///
+/// Awaiting a child changes nothing for its group: its failure is the group's whether or not
+/// it is awaited. Under fail-fast without a [`grace`](crate::Builder::grace) period, a failure
+/// cancels the body and the siblings at their pending `.await`, so one awaiting the failed
+/// child is usually dropped before it sees `Failed` (it can see it if it was being polled on
+/// another thread at that moment); under [`WaitAll`](crate::Policy::WaitAll), or while it
+/// cleans up during a grace period, it sees it. A child that returns the cancellation it got
+/// (`sibling.await?` on a cancelled sibling) ends as cancelled itself, not failed, as in
+/// CPython.
+///
+/// # Panics
+/// Never: a poll after completion gives [`TaskError::Taken`] where tokio's `JoinHandle` would
+/// panic.
+///
+/// # Cancel safety
+/// A poll that returns `Pending` takes nothing out of the handle. But `task.await` moves the
+/// handle into the future it awaits, so dropping that future before it completes (a `select!`
+/// branch that lost, a timeout) drops the handle: the child runs on in the group, which still
+/// waits for it and still collects its failure, and only its value is lost. To keep the handle,
+/// await `&mut task` (a `Task` is `Unpin`): dropping that future leaves the handle as it was,
+/// and a later `task.await` or [`task.result()`](Task::result) gives the result.
+///
+/// # Examples
+/// Waiting for a while, keeping the handle:
+/// ```
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+/// use std::time::Duration;
+/// use taskgroup_core::{TaskError, TaskGroup};
+///
+/// let tg = TaskGroup::new();
+/// tg.run(async {
+///     let mut task = tg.spawn(async {
+///         tokio::time::sleep(Duration::from_millis(50)).await;
+///         Ok::<_, std::io::Error>(7)
+///     });
+///     // Giving up after 10 ms drops only the `&mut task` future.
+///     let early = tokio::time::timeout(Duration::from_millis(10), &mut task).await;
+///     assert!(early.is_err());
+///     assert_eq!(task.await?, 7);
+///     Ok::<_, TaskError>(())
+/// })
+/// .await
+/// .unwrap();
+/// # }
+/// ```
+///
+/// A child that passes on a sibling's cancellation is cancelled, not failed:
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use taskgroup_core::{TaskError, TaskGroup};
+///
+/// let tg = TaskGroup::new();
+/// let waiter = tg
+///     .run(async {
+///         let sleeper = tg.spawn(std::future::pending::<()>());
+///         let waiter = tg.spawn(async move {
+///             sleeper.cancel();
+///             sleeper.await?; // Err(TaskError::Cancelled)
+///             Ok::<_, TaskError>(())
+///         });
+///         Ok::<_, TaskError>(waiter)
+///     })
+///     .await
+///     .unwrap(); // no failure in the group
+/// assert_eq!(waiter.result(), Err(TaskError::Cancelled));
+/// # }
+/// ```
 impl<T> Future for Task<T> {
     type Output = Result<T, TaskError>;
 
