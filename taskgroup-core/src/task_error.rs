@@ -3,7 +3,7 @@
 use std::error::Error as StdError;
 use std::fmt;
 
-/// Why a [`Task`] has no value.
+/// Why a [`Task`](crate::Task) has no value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum TaskError {
@@ -17,7 +17,7 @@ pub enum TaskError {
     /// The task panicked; the panic is in the scope's group as a [`TaskPanic`](crate::TaskPanic),
     /// unless it came from the future's destructor while the task was being cancelled.
     Panicked(String),
-    /// The task was cancelled: by [`Task::cancel`], by the group, or by the scope being dropped.
+    /// The task was cancelled: by [`Task::cancel`](crate::Task::cancel), by the group, or by the scope being dropped.
     Cancelled,
     /// The task was spawned after the group stopped accepting tasks, so it never ran.
     NotStarted(crate::SpawnError),

@@ -141,24 +141,31 @@ where
             .shared
             .as_ref()
             .is_none_or(|shared| shared.is_aborted());
-        let ending = if aborted {
-            Ending::Cancelled
-        } else {
-            let Some(future) = this.future.as_mut().as_pin_mut() else {
-                return Poll::Ready(Err(None));
-            };
-            // Groups created while this child is polled are nested in its group.
-            let lent = Lend::new(&mut guard.shared);
-            let polled = catch_unwind(AssertUnwindSafe(|| future.poll(cx)));
-            drop(lent);
-            match polled {
-                Ok(Poll::Pending) => {
-                    register(guard, cx);
-                    return Poll::Pending;
+        if aborted {
+            // Tokio reads a cancellation; a panic in the future's destructor is the child's.
+            return Poll::Ready(match (drop_future(this.future), &guard.shared) {
+                (Err(payload), Some(shared)) => {
+                    let panic = Ending::panicked(&*payload);
+                    let result = conclude(shared, panic, guard.name.name(), tokio::task::try_id());
+                    result.map_err(|error| Some(Box::new(error)))
                 }
-                Ok(Poll::Ready(output)) => Ending::of(output),
-                Err(payload) => Ending::panicked(&*payload),
+                _ => Err(None),
+            });
+        }
+        let Some(future) = this.future.as_mut().as_pin_mut() else {
+            return Poll::Ready(Err(None));
+        };
+        // Groups created while this child is polled are nested in its group.
+        let lent = Lend::new(&mut guard.shared);
+        let polled = catch_unwind(AssertUnwindSafe(|| future.poll(cx)));
+        drop(lent);
+        let ending = match polled {
+            Ok(Poll::Pending) => {
+                register(guard, cx);
+                return Poll::Pending;
             }
+            Ok(Poll::Ready(output)) => Ending::of(output),
+            Err(payload) => Ending::panicked(&*payload),
         };
         // Drop the future before recording the ending: a panic in its destructor is the
         // child's panic (the first panic wins).

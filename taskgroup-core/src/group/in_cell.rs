@@ -46,9 +46,6 @@ pin_project_lite::pin_project! {
         id: fn() -> Option<tokio::task::Id>,
         // The waker a cancel request wakes: the one of the latest `Pending` poll.
         waker: Option<Waker>,
-        // A local child holds its own unit of the group's count; a queued one's is its
-        // `Child`'s.
-        owns_unit: bool,
     }
 
     impl<F, T> PinnedDrop for InCell<F, T> {
@@ -61,17 +58,12 @@ pin_project_lite::pin_project! {
                         .settle(conclude(this.shared, panic, this.name.as_ref(), (this.id)()));
                 }
             }
-            // Settled before the unit goes, so a closed scope finds every handle resolved.
-            this.cell.settle(Err(TaskError::Cancelled));
-            if *this.owns_unit {
-                this.shared.release();
-            }
         }
     }
 }
 
 impl<F, T> InCell<F, T> {
-    /// A local child, polled by the scope; it holds a unit of the group's count.
+    /// A local child, polled by the scope.
     pub(super) fn local(future: F, cell: Arc<TaskCell<T>>, shared: Arc<Shared>) -> Self {
         InCell {
             future: Some(future),
@@ -80,7 +72,6 @@ impl<F, T> InCell<F, T> {
             name: None,
             id: || None,
             waker: None,
-            owns_unit: true,
         }
     }
 
@@ -98,7 +89,6 @@ impl<F, T> InCell<F, T> {
             name,
             id: tokio::task::try_id,
             waker: None,
-            owns_unit: false,
         }
     }
 }

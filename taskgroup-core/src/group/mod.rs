@@ -277,7 +277,9 @@ impl<'env, K: Locality> TaskGroup<'env, K> {
         }
     }
 
-    /// Counts a local child and hands it to the scope, or to the limit's line.
+    /// Hands a local child to the scope, or to the limit's line. Local children are not
+    /// units of the state word: the scope keeps them, and a push checks the group under the
+    /// same lock the scope holds for its final close check, so none is pushed after the close.
     fn local_child<F>(
         &self,
         future: F,
@@ -287,9 +289,11 @@ impl<'env, K: Locality> TaskGroup<'env, K> {
         F: Future + 'env,
         F::Output: TaskOutput,
     {
-        if let Err(why) = self.shared.acquire() {
+        let mut incoming = lock(&self.incoming);
+        if self.shared.load().is_refusing() {
+            drop(incoming);
             drop(future);
-            return refused(why, None);
+            return refused(self.shared.refusal(), None);
         }
         let cell = Arc::new(TaskCell::new());
         let child = boxed(InCell::local(
@@ -311,7 +315,8 @@ impl<'env, K: Locality> TaskGroup<'env, K> {
                 K::holding_slot(child, SlotGuard(Arc::clone(&self.shared)))
             }
         };
-        let first = lock(&self.incoming).push(child);
+        let first = incoming.push(child);
+        drop(incoming);
         // The scope polls every new local child at once: one wake-up per batch is enough.
         if first {
             self.shared.wake_scope();

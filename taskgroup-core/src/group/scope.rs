@@ -302,8 +302,16 @@ where
         if this.body.is_some() || locals_left {
             return Poll::Pending;
         }
+        // Under the lock local spawns take, so that none is pushed after the close.
+        let incoming = lock(&group.incoming);
+        if !incoming.is_empty() {
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
         shared.state.set_waiting();
-        if shared.state.try_close() {
+        let closed = shared.state.try_close();
+        drop(incoming);
+        if closed {
             *this.closed = true;
             Poll::Ready(())
         } else {

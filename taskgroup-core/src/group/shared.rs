@@ -58,6 +58,11 @@ impl Shared {
         self.load().reason()
     }
 
+    /// Why a spawn is refused now.
+    pub(super) fn refusal(&self) -> SpawnError {
+        refusal(self.stop_reason())
+    }
+
     pub(super) fn is_aborted(&self) -> bool {
         self.load().is_aborted()
     }
@@ -134,8 +139,12 @@ impl Shared {
         // Take the wakers out and wake them outside the lock: every woken child ends at once,
         // and an aborted child no longer deregisters (see `ChildGuard::drop`).
         let waiting = std::mem::take(&mut *lock(&self.waiting));
-        for waker in waiting.into_wakers() {
-            self.guarded(|| waker.wake());
+        let mut wakers = waiting.into_wakers();
+        // One `catch_unwind` for the whole loop; after a panic, the rest are still woken.
+        while let Err(payload) =
+            catch_unwind(AssertUnwindSafe(|| wakers.by_ref().for_each(Waker::wake)))
+        {
+            self.record_panic(&*payload);
         }
         self.drop_queue();
     }
@@ -144,8 +153,13 @@ impl Shared {
     /// it becomes a [`TaskPanic`] leaf of the group instead of unwinding the caller.
     pub(super) fn guarded(&self, f: impl FnOnce()) {
         if let Err(payload) = catch_unwind(AssertUnwindSafe(f)) {
-            self.fail(Member::Leaf(Leaf::new(TaskPanic::from_payload(&*payload))));
+            self.record_panic(&*payload);
         }
+    }
+
+    #[cold]
+    pub(super) fn record_panic(&self, payload: &(dyn std::any::Any + Send)) {
+        self.fail(Member::Leaf(Leaf::new(TaskPanic::from_payload(payload))));
     }
 
     pub(super) fn fail(&self, member: Member) {

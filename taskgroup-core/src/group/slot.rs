@@ -3,6 +3,7 @@
 
 use std::cell::RefCell;
 use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -22,9 +23,10 @@ impl Shared {
     /// resolve as cancelled.
     pub(super) fn drop_queue(&self) {
         let Some(limiter) = &self.limiter else { return };
-        let queued = lock(limiter).take_queue();
-        for waiter in queued {
-            self.guarded(|| drop(waiter));
+        let mut queued = lock(limiter).take_queue().into_iter();
+        // One `catch_unwind` for the whole line; after a panic, the rest are still dropped.
+        while let Err(payload) = catch_unwind(AssertUnwindSafe(|| queued.by_ref().for_each(drop))) {
+            self.record_panic(&*payload);
         }
     }
 

@@ -16,10 +16,11 @@
 //! | 9.. | the count, in units of `UNIT` |
 //!
 //! # Invariants
-//! 1. The count is the number of live children (spawned, queued behind the limit, local) plus
-//!    the holds that groups nested in this one have on it. A child's unit is added before it
-//!    can run and removed after its future is dropped, so a count of zero means nothing of
-//!    this group's is alive.
+//! 1. The count is the number of live spawned children (running or queued behind the limit)
+//!    plus the holds that groups nested in this one have on it. A child's unit is added before
+//!    it can run and removed after its future is dropped, so a count of zero means no spawned
+//!    child of this group's is alive. (Local children live in the scope's own future, which
+//!    polls them until none is left, and are pushed under the lock of its final close check.)
 //! 2. `REFUSE`, `ABORT`, `CLOSED`, `WAITING`, `ENTERED` and the stop reason are set once and
 //!    never cleared. `ABORT` and `CLOSED` imply `REFUSE`; the stop reason is not `Running`
 //!    once `REFUSE` is set by [`State::stop`] or [`State::try_close`].
