@@ -589,3 +589,22 @@ async fn trust_a_body_that_ignores_the_grace_is_dropped_when_it_ends() {
     assert_eq!(start.elapsed(), Duration::from_millis(110));
     assert_eq!(eg.len(), 1);
 }
+
+#[tokio::test(start_paused = true)]
+async fn trust_a_body_propagating_a_cancellation_cancels_the_group_without_a_failure() {
+    let tg = TaskGroup::new();
+    let mut sibling = None;
+    let eg = no_hang(tg.run(async {
+        sibling = Some(tg.spawn(sleep_ms(3_600_000)));
+        let t1 = tg.spawn(sleep_ms(3_600_000));
+        t1.cancel();
+        t1.await?;
+        Body::Ok(())
+    }))
+    .await
+    .unwrap_err();
+    // As CPython: the cancellation cancels the siblings and comes back as one, not a failure.
+    assert!(eg.contains::<taskgroup::BodyCancelled>());
+    assert!(!eg.contains::<TaskError>());
+    assert_eq!(sibling.unwrap().result(), Err(TaskError::Cancelled));
+}
