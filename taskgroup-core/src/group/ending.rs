@@ -47,7 +47,8 @@ pub(super) fn drop_future<F>(mut future: Pin<&mut Option<F>>) -> Result<(), Box<
     catch_unwind(AssertUnwindSafe(|| future.set(None)))
 }
 
-fn is_cancellation(member: &Member) -> bool {
+/// Whether a failure is really a cancellation passed on (`TaskError::Cancelled`).
+pub(super) fn is_cancellation(member: &Member) -> bool {
     matches!(
         member.downcast_ref::<TaskError>(),
         Some(TaskError::Cancelled)

@@ -545,10 +545,7 @@ impl<'env, K: Locality> TaskGroup<'env, K> {
 
 impl<K: Locality> Drop for TaskGroup<'_, K> {
     fn drop(&mut self) {
-        if !self.shared.is_closed() {
-            self.shared.stop(Stop::Dropped);
-            self.shared.abort_all();
-        }
+        self.shared.abandon();
     }
 }
 

@@ -13,6 +13,7 @@ use std::time::Duration;
 use tokio::time::{Instant, Sleep};
 
 use super::current::Lend;
+use super::ending::is_cancellation;
 use super::shared::{Shared, lock};
 use super::slot::SlotGuard;
 use super::state::Stop;
@@ -48,12 +49,7 @@ pin_project_lite::pin_project! {
         K: Locality,
     {
         fn drop(this: Pin<&mut Self>) {
-            let this = this.project();
-            if !*this.closed {
-                let shared = &this.group.shared;
-                shared.stop(Stop::Dropped);
-                shared.abort_all();
-            }
+            this.project().group.shared.abandon();
         }
     }
 }
@@ -124,11 +120,19 @@ where
             Ok(Poll::Pending) => {}
             Ok(Poll::Ready(out)) => {
                 drop_body(this.body, this.body_panic, shared);
-                let out = out.map_err(Into::into);
-                if out.is_err() && shared.config.policy == Policy::FailFast {
-                    shared.stop(Stop::Failed);
+                match out.map_err(Into::into) {
+                    // A body passing on a cancellation (`sibling.await?` on a cancelled
+                    // sibling) cancels the group, as CPython's does: no value, no failure.
+                    Err(member) if is_cancellation(&member) => {
+                        shared.stop(Stop::Cancelled);
+                    }
+                    out => {
+                        if out.is_err() && shared.config.policy == Policy::FailFast {
+                            shared.stop(Stop::Failed);
+                        }
+                        *this.body_out = Some(out);
+                    }
                 }
-                *this.body_out = Some(out);
             }
             Err(payload) => {
                 *this.body_panic = Some(payload);

@@ -130,6 +130,15 @@ impl Shared {
         true
     }
 
+    /// The group or its scope's future is gone before the scope returned: every child is
+    /// aborted at once (dropping cannot wait for them).
+    pub(super) fn abandon(&self) {
+        if !self.is_closed() {
+            self.stop(Stop::Dropped);
+            self.abort_all();
+        }
+    }
+
     /// Makes every child stop at its next wake-up, and wakes the waiting ones now.
     pub(super) fn abort_all(&self) {
         if !self.state.abort() {
