@@ -1,11 +1,13 @@
-//! `cargo bench --bench compare`: taskgroup against its peers, measured in the same run.
+//! `cargo bench -p taskgroup-bench --bench compare`: taskgroup against its peers, measured in
+//! the same run. This crate is benches/ (taskgroup-bench, not published), apart from the facade
+//! so that the facade's examples and tests do not build the peers.
 //!
 //! Scenarios (SPEC §7): spawn+join of trivial tasks, fail-fast cancellation, bytes per pending
 //! task, ErrorGroup scaling, spawn_local, macro compile time, and CPython's asyncio.TaskGroup.
 //! Every comparison prints `RATIO <scenario> <peer> <ours / peer>` (medians), then a table;
 //! the full run also writes docs/PERFORMANCE.md. `--quick` is the CI variant: smaller sizes,
-//! 3 runs, nothing written. Without `--bench` (as `cargo test --benches` runs it) it is a smoke
-//! run: tiny sizes, one run, no compile or CPython scenario.
+//! 3 runs, nothing written. Without `--bench` (as `cargo test -p taskgroup-bench --benches`
+//! runs it) it is a smoke run: tiny sizes, one run, no compile or CPython scenario.
 
 #[path = "compare/alloc_count.rs"]
 mod alloc_count;
@@ -37,11 +39,13 @@ static ALLOC: alloc_count::Counting = alloc_count::Counting;
 /// How much to measure.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
-    /// `cargo bench --bench compare`: every size, 5+ runs, writes docs/PERFORMANCE.md.
+    /// `cargo bench -p taskgroup-bench --bench compare`: every size, 5+ runs, writes
+    /// docs/PERFORMANCE.md.
     Full,
     /// `-- --quick`: the CI run, under two minutes.
     Quick,
-    /// No `--bench` flag (`cargo test --benches`): seconds, to prove the code still runs.
+    /// No `--bench` flag (`cargo test -p taskgroup-bench --benches`): seconds, to prove the
+    /// code still runs.
     Smoke,
 }
 
@@ -74,7 +78,7 @@ const GROUPS: &[&str] = &[
 
 fn usage() -> String {
     format!(
-        "usage: cargo bench --bench compare [-- OPTIONS]\n\
+        "usage: cargo bench -p taskgroup-bench --bench compare [-- OPTIONS]\n\
          \n\
          options:\n\
          \x20 --quick          CI run: 1k and 100k tasks, 3 runs, 50 macro uses; writes no file\n\

@@ -32,7 +32,7 @@ pub fn run(opts: &Opts, report: &mut Report) {
         report.note("cpython: python3 not found, CPython row skipped");
         return;
     };
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/cpython_taskgroup.py");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/cpython_taskgroup.py");
     let out = Command::new(python())
         .arg(script)
         .args(["--sizes", "1000,100000", "--runs"])
