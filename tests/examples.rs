@@ -601,3 +601,207 @@ fn the_tour_runs_to_the_end() {
     let sections = run.lines().iter().filter(|l| l.starts_with("== ")).count();
     assert_eq!(sections, 13, "{}", run.context());
 }
+
+// ---------------------------------------------------------------------------------------------
+// The echo service and the pipeline
+
+const ECHO: &str = "echo_service";
+const PIPELINE: &str = "pipeline";
+
+/// Checks that `run` refused its arguments: exit 2, nothing on stdout, the usage and `message`
+/// on stderr, no panic.
+fn assert_refused(run: &Run, args: &[&str], message: &str) {
+    assert_eq!(run.status.code(), Some(2), "{args:?}\n{}", run.context());
+    assert!(run.stdout.is_empty(), "{args:?}\n{}", run.context());
+    assert!(
+        run.stderr.starts_with(&format!("error: {message}")),
+        "{args:?}: expected {message:?}\n{}",
+        run.context()
+    );
+    let usage = format!("usage: {}", run.name);
+    assert!(run.stderr.contains(&usage), "{args:?}\n{}", run.context());
+    assert!(!run.stderr.contains("panicked"), "{}", run.context());
+}
+
+/// Runs each `(args, message)` case of one example at once and checks each is refused.
+fn assert_all_refused(name: &str, cases: &[(&[&str], &str)]) {
+    let runs: Vec<(&str, &[&str])> = cases.iter().map(|&(args, _)| (name, args)).collect();
+    for (run, &(args, message)) in run_all(&runs).iter().zip(cases) {
+        assert_refused(run, args, message);
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStringExt;
+        let run = run_example_os(name, vec![OsString::from_vec(vec![b'-', 0xff])]);
+        assert_refused(&run, &["-\\xff"], "argument \"-\\xFF\" is not UTF-8");
+    }
+    let help = run_example(name, &["--help"]);
+    assert!(help.status.success(), "{}", help.context());
+    assert!(help.stdout.starts_with(&format!("usage: {name}")));
+}
+
+/// Everything the echo service prints is deterministic: its clients, the shutdown and what
+/// the server counted. The shutdown waits for `--for` and, however short that is, until the
+/// server has seen the clients' bytes.
+#[test]
+fn echo_service_serves_its_clients_then_shuts_down_gracefully() {
+    let runs = run_all(&[(ECHO, &[][..]), (ECHO, &["--for", "0"][..])]);
+    for run in &runs {
+        assert!(run.status.success(), "{}", run.context());
+        assert!(run.stderr.is_empty(), "{}", run.context());
+        assert_eq!(
+            run.lines(),
+            [
+                "server listening on 127.0.0.1 (a free port)",
+                "client 1: ok (3 lines)",
+                "client 2: ok (3 lines)",
+                "client 3: ok (3 lines)",
+                "client 4: connected, idle",
+                "client 5: connected, in the middle of a line",
+                "client 6: connected, stalled in the middle of a line",
+                "shutdown: cancelling the group, 200 ms of grace",
+                "client 4: the server said goodbye and closed",
+                "client 5: got its line back, then the goodbye",
+                "client 6: the server closed the connection, no goodbye",
+                "server: 6 connections, 13 lines answered",
+                "shutdown: 3 closed by their clients, 2 closed gracefully, \
+                 1 aborted after the grace period",
+            ],
+            "{}",
+            run.context()
+        );
+    }
+}
+
+#[test]
+fn echo_service_refuses_bad_arguments_with_usage_and_exit_2() {
+    assert_all_refused(
+        ECHO,
+        &[
+            (&["--for", "abc"], "--for: `abc` is not a number of seconds"),
+            (&["--for=abc"], "--for: `abc` is not a number of seconds"),
+            (&["--for"], "--for needs a number of seconds"),
+            (&["--for", "-1"], "--for: `-1` is out of range"),
+            (&["--for", "NaN"], "--for: `NaN` is out of range"),
+            (&["--for", "1e300"], "--for: `1e300` is out of range"),
+            (&["--for", "1", "--for", "2"], "--for given twice"),
+            (&["--bogus"], "unexpected argument `--bogus`"),
+            (&["extra"], "unexpected argument `extra`"),
+        ],
+    );
+}
+
+/// The worker that meets the corrupt record is always the same one, and it is the only
+/// failure: the other stages stop without failing, and the scope returns.
+#[test]
+fn pipeline_failure_names_the_failing_worker_and_stops_everything() {
+    let runs = run_all(&[
+        (PIPELINE, &[][..]),
+        (PIPELINE, &["--workers", "3", "--items=7"][..]),
+    ]);
+    let failure = |id: u64, worker: u32, stages: &str| {
+        let error = format!(
+            "WorkError: record {id} is corrupt: checksum {:#06x}, expected {:#06x}",
+            checksum(id) ^ 1,
+            checksum(id)
+        );
+        vec![
+            "pipeline failed: unhandled errors in a TaskGroup (1 sub-exception)".to_owned(),
+            format!("  `worker {worker}` failed with {error}"),
+            format!("fail-fast stopped the other {stages}; none is left running"),
+            "the error group, as a traceback ({:#}):".to_owned(),
+            "  | ErrorGroup: unhandled errors in a TaskGroup (1 sub-exception)".to_owned(),
+            "  +-+---------------- 1 ----------------".to_owned(),
+            format!("    | {error}"),
+            "    +------------------------------------".to_owned(),
+        ]
+    };
+    // The example's checksum, for the expected message.
+    fn checksum(id: u64) -> u16 {
+        ((id.wrapping_mul(31) ^ id.wrapping_mul(17)) % 65_521) as u16
+    }
+    let expected = [
+        (
+            "pipeline: producer -> 4 workers -> aggregator, 100 records; record 50 is corrupt",
+            failure(50, 2, "5 stages"),
+        ),
+        (
+            "pipeline: producer -> 3 workers -> aggregator, 7 records; record 4 is corrupt",
+            failure(4, 1, "4 stages"),
+        ),
+    ];
+    for (run, (head, rest)) in runs.iter().zip(expected) {
+        assert_eq!(run.status.code(), Some(1), "{}", run.context());
+        assert!(run.stderr.is_empty(), "{}", run.context());
+        let lines = run.lines();
+        assert_eq!(lines.first(), Some(&head), "{}", run.context());
+        assert_eq!(lines[1..], rest, "{}", run.context());
+    }
+}
+
+#[test]
+fn pipeline_without_failure_prints_the_aggregate() {
+    let runs = run_all(&[
+        (PIPELINE, &["--no-failure"][..]),
+        (
+            PIPELINE,
+            &["--workers=3", "--no-failure", "--items", "10"][..],
+        ),
+    ]);
+    let expected: [&[&str]; 2] = [
+        &[
+            "pipeline: producer -> 4 workers -> aggregator, 100 records",
+            "producer: sent 100 records",
+            "worker 1: processed 25 records",
+            "worker 2: processed 25 records",
+            "worker 3: processed 25 records",
+            "worker 4: processed 25 records",
+            "aggregator: 100 results, sum of squares 338350 (expected 338350)",
+        ],
+        &[
+            "pipeline: producer -> 3 workers -> aggregator, 10 records",
+            "producer: sent 10 records",
+            "worker 1: processed 4 records",
+            "worker 2: processed 3 records",
+            "worker 3: processed 3 records",
+            "aggregator: 10 results, sum of squares 385 (expected 385)",
+        ],
+    ];
+    for (run, expected) in runs.iter().zip(expected) {
+        assert!(run.status.success(), "{}", run.context());
+        assert!(run.stderr.is_empty(), "{}", run.context());
+        assert_eq!(run.lines(), expected, "{}", run.context());
+    }
+}
+
+#[test]
+fn pipeline_refuses_bad_arguments_with_usage_and_exit_2() {
+    assert_all_refused(
+        PIPELINE,
+        &[
+            (
+                &["--workers", "0"],
+                "--workers: `0` is not a number from 1 to 64",
+            ),
+            (
+                &["--workers=65"],
+                "--workers: `65` is not a number from 1 to 64",
+            ),
+            (
+                &["--items", "abc"],
+                "--items: `abc` is not a number from 1 to 100000",
+            ),
+            (&["--items"], "--items needs a number"),
+            (
+                &["--no-failure", "--no-failure"],
+                "--no-failure given twice",
+            ),
+            (
+                &["--no-failure=yes"],
+                "unexpected argument `--no-failure=yes`",
+            ),
+            (&["--bogus"], "unexpected argument `--bogus`"),
+            (&["extra"], "unexpected argument `extra`"),
+        ],
+    );
+}
