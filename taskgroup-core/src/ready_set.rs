@@ -141,13 +141,21 @@ impl<F: ?Sized + Future> ReadySet<F> {
     }
 
     /// Polls every woken future, those woken meanwhile included, dropping the finished ones:
-    /// `Ready` once the set is empty.
+    /// `Ready` once the set is empty. At most as many polls as there are futures (and at least
+    /// 32): a future that keeps waking itself cannot keep the owner from returning; the owner
+    /// is woken to go on.
     pub(crate) fn poll_all(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         self.begin(cx);
+        let mut budget = self.len.max(32);
         while self.len != 0 {
+            if budget == 0 {
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
             let Some(index) = self.next_woken() else {
                 return Poll::Pending;
             };
+            budget -= 1;
             self.poll_slot(index, cx);
         }
         Poll::Ready(())

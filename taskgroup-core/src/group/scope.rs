@@ -175,6 +175,7 @@ where
         let group = *this.group;
         let shared = &group.shared;
         let locals = this.locals;
+        let mut passes = 4;
         loop {
             let state = shared.load();
             if state.is_aborted() {
@@ -206,8 +207,15 @@ where
             for child in arrivals.into_oldest_first() {
                 let _ = locals.poll_new(child, cx);
             }
-            // Another thread holding `&TaskGroup` may have spawned while they were polled.
+            // Another thread holding `&TaskGroup` may have spawned while they were polled: a
+            // few more passes, then the scope yields (so that a chain of local spawns cannot
+            // starve the body, the deadline or the runtime) and is woken to go on.
             if lock(&group.incoming).is_empty() {
+                break;
+            }
+            passes -= 1;
+            if passes == 0 {
+                cx.waker().wake_by_ref();
                 break;
             }
         }

@@ -1,7 +1,8 @@
 //! [`Shared`]: what the scope, its spawners, its handles and its children share.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::task::{Context, Waker};
 
 use tokio_util::sync::CancellationToken;
@@ -24,6 +25,12 @@ pub(crate) struct Shared {
     /// The group this one was created in: held (one unit of its count) while this group has a
     /// live unit, so that a cancelled child's grandchildren never outlive the enclosing scope.
     enclosing: Option<Arc<Shared>>,
+    /// Nested groups that have held this one: an abort here aborts them too, so that a
+    /// nested group returned or stored with live children cannot keep this scope open once
+    /// it is cancelled. Weak: they may be long gone.
+    holders: Mutex<Vec<Weak<Shared>>>,
+    /// Whether this group is on its enclosing group's `holders`.
+    registered: AtomicBool,
     /// Present when the group has a concurrency limit.
     pub(super) limiter: Option<Mutex<Limiter>>,
     pub(super) config: Config,
@@ -43,8 +50,13 @@ impl Shared {
             failures: Mutex::new(Vec::new()),
             waiting: Mutex::new(WakerSlab::default()),
             scope_waker: Mutex::new(None),
-            token: CancellationToken::new(),
+            // A nested group's children see the enclosing group's cancellation too.
+            token: enclosing
+                .as_ref()
+                .map_or_else(CancellationToken::new, |outer| outer.token.child_token()),
             enclosing,
+            holders: Mutex::new(Vec::new()),
+            registered: AtomicBool::new(false),
             limiter: config.limit.map(|limit| Mutex::new(Limiter::new(limit))),
             config,
         }
@@ -139,10 +151,28 @@ impl Shared {
         }
     }
 
-    /// Makes every child stop at its next wake-up, and wakes the waiting ones now.
+    /// Makes every child stop at its next wake-up, and wakes the waiting ones now; and so for
+    /// every nested group that holds this one, and theirs (a list, not recursion).
     pub(super) fn abort_all(&self) {
-        if !self.state.abort() {
+        if !self.abort_here() {
             return;
+        }
+        let mut nested = std::mem::take(&mut *lock(&self.holders));
+        while let Some(inner) = nested.pop() {
+            let Some(inner) = inner.upgrade() else {
+                continue;
+            };
+            inner.state.stop(Stop::Cancelled);
+            if inner.abort_here() {
+                nested.append(&mut lock(&inner.holders));
+            }
+        }
+    }
+
+    /// This group's part of an abort; `false` if it was aborted already.
+    fn abort_here(&self) -> bool {
+        if !self.state.abort() {
+            return false;
         }
         self.guarded(|| self.token.cancel());
         // Take the wakers out and wake them outside the lock: every woken child ends at once,
@@ -156,6 +186,28 @@ impl Shared {
             self.record_panic(&*payload);
         }
         self.drop_queue();
+        self.wake_scope();
+        true
+    }
+
+    /// `inner`, nested in this group, has just taken its first hold here: it joins the
+    /// holders, or is aborted at once if this group already was.
+    fn add_holder(&self, inner: &Arc<Shared>) {
+        if inner.registered.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        {
+            let mut holders = lock(&self.holders);
+            if holders.len() == holders.capacity() {
+                holders.retain(|holder| holder.strong_count() > 0);
+            }
+            holders.push(Arc::downgrade(inner));
+        }
+        // After the push: an abort that took the list before it has set the flag by now.
+        if self.is_aborted() {
+            inner.state.stop(Stop::Cancelled);
+            inner.abort_all();
+        }
     }
 
     /// Runs user code (a waker, a destructor) that the group runs on its own behalf; a panic in
@@ -257,6 +309,8 @@ fn count_unit(group: &Arc<Shared>, hold: bool) -> Result<(), Stop> {
         }
         match waiting.pop() {
             Some((inner, inner_hold)) => {
+                // The hold on `level` is taken: `inner` is one of its holders.
+                level.add_holder(inner);
                 level = inner;
                 level_hold = inner_hold;
                 have_hold = true;

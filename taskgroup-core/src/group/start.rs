@@ -2,15 +2,19 @@
 
 use std::fmt;
 use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::pin::pin;
 use std::sync::{Arc, Mutex, Weak};
+use std::task::Poll;
 
 use tokio::sync::oneshot;
 
 use super::shared::{Shared, lock};
 use super::task::Task;
 use super::{Locality, TaskGroup};
-use crate::leaf::Member;
+use crate::leaf::{Leaf, Member, TaskPanic};
 use crate::spawn_error::SpawnError;
+use crate::task_error::TaskError;
 use crate::task_output::TaskOutput;
 
 /// Where the child sends its readiness value, or why it has none.
@@ -47,7 +51,9 @@ pub enum StartError {
     Failed(Member),
     /// The child returned without signalling readiness.
     NotSignalled,
-    /// The child was cancelled or panicked before signalling readiness.
+    /// The child panicked before it signalled readiness; the panic is not the group's.
+    Panicked(TaskPanic),
+    /// The child was cancelled before signalling readiness.
     Ended,
     /// The group refused the spawn.
     Refused(SpawnError),
@@ -62,9 +68,10 @@ impl fmt::Display for StartError {
             StartError::NotSignalled => f.write_str(
                 "the child returned without signalling readiness; call `ready.started(value)`",
             ),
-            StartError::Ended => {
-                f.write_str("the child was cancelled or panicked before it was ready")
+            StartError::Panicked(panic) => {
+                write!(f, "the child panicked before it was ready: {panic}")
             }
+            StartError::Ended => f.write_str("the child was cancelled before it was ready"),
             StartError::Refused(why) => write!(f, "the child was not started: {why}"),
         }
     }
@@ -76,9 +83,15 @@ impl std::error::Error for StartError {
             StartError::Failed(Member::Leaf(leaf)) => Some(leaf.error()),
             StartError::Failed(Member::Group(group)) => Some(group),
             StartError::Refused(why) => Some(why),
+            StartError::Panicked(panic) => Some(panic),
             _ => None,
         }
     }
+}
+
+/// What a `start` child ends with, for the group, when its outcome went to `start`'s caller.
+fn passed_on() -> Member {
+    Member::from(TaskError::Cancelled)
 }
 
 /// What `start` waits on. If its caller goes away before the child is ready, the child is
@@ -99,8 +112,15 @@ impl<V> Drop for Waiting<V> {
         if self.done {
             return;
         }
-        if let Ok(Err(StartError::Failed(member))) = self.rx.try_recv() {
-            self.shared.fail(member);
+        // Closed first: a child sending from now on gets its error back and gives it to the
+        // group itself.
+        self.rx.close();
+        match self.rx.try_recv() {
+            Ok(Err(StartError::Failed(member))) => self.shared.fail(member),
+            Ok(Err(StartError::Panicked(panic))) => {
+                self.shared.fail(Member::Leaf(Leaf::new(panic)))
+            }
+            _ => {}
         }
         let waiting = self
             .slot
@@ -117,9 +137,12 @@ impl<'env, K: Locality> TaskGroup<'env, K> {
     /// [`Ready`] it is given, returning the value it passed (a server's bound address, say).
     /// The child keeps running in the group afterwards.
     ///
-    /// A failure before readiness is returned by `start` itself and is not added to the group;
-    /// a failure after readiness is the group's, as for any child. A child that returns
-    /// without signalling is [`StartError::NotSignalled`].
+    /// A failure or a panic before readiness is returned by `start` itself
+    /// ([`StartError::Failed`], [`StartError::Panicked`]) and is not added to the group, as in
+    /// Trio; the child then counts neither as a success nor as a failure (under
+    /// [`Policy::FirstOk`](crate::Policy::FirstOk) it does not win). A failure after readiness
+    /// is the group's, as for any child. A child that returns without signalling is
+    /// [`StartError::NotSignalled`].
     ///
     /// # Cancel safety
     /// Until the child signals readiness it runs on behalf of `start`'s caller: if the future
@@ -162,20 +185,41 @@ impl<'env, K: Locality> TaskGroup<'env, K> {
         let weak = Arc::downgrade(&slot);
         let waiting = slot;
         let task = self.try_spawn(async move {
-            let outcome = future.await.into_result();
-            let waiting = lock(&waiting).take();
-            match (outcome, waiting) {
-                // Before readiness, the outcome belongs to `start`'s caller, not the group;
-                // if the caller is gone, a failure is the group's.
-                (Err(member), Some(tx)) => match tx.send(Err(StartError::Failed(member))) {
-                    Err(Err(StartError::Failed(member))) => Err(member),
-                    _ => Ok(()),
-                },
-                (Ok(_), Some(tx)) => {
-                    let _ = tx.send(Err(StartError::NotSignalled));
-                    Ok(())
+            let mut future = pin!(future);
+            let outcome = std::future::poll_fn(|cx| {
+                match catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx))) {
+                    Ok(Poll::Pending) => Poll::Pending,
+                    Ok(Poll::Ready(output)) => Poll::Ready(Ok(output.into_result())),
+                    Err(payload) => Poll::Ready(Err(payload)),
                 }
-                (outcome, None) => outcome.map(drop),
+            })
+            .await;
+            let Some(tx) = lock(&waiting).take() else {
+                // After readiness the child is the group's, like any other.
+                return match outcome {
+                    Ok(result) => result.map(drop),
+                    Err(payload) => resume_unwind(payload),
+                };
+            };
+            // Before readiness the outcome is `start`'s caller's: for the group the child ends
+            // as passed on (neither a success, which would win under first_ok, nor a failure).
+            // If the caller is gone, a failure or a panic is the group's after all.
+            match outcome {
+                Ok(Ok(_)) => {
+                    let _ = tx.send(Err(StartError::NotSignalled));
+                    Err(passed_on())
+                }
+                Ok(Err(member)) => match tx.send(Err(StartError::Failed(member))) {
+                    Err(Err(StartError::Failed(member))) => Err(member),
+                    _ => Err(passed_on()),
+                },
+                Err(payload) => {
+                    let panic = TaskPanic::from_payload(&*payload);
+                    if tx.send(Err(StartError::Panicked(panic))).is_err() {
+                        resume_unwind(payload);
+                    }
+                    Err(passed_on())
+                }
             }
         });
         let task = match task {
