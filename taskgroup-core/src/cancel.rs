@@ -8,9 +8,10 @@ use std::future::Future;
 /// This is the Rust form of Python's `except asyncio.CancelledError: print(...); raise`:
 ///
 /// ```
+/// # use taskgroup_core as taskgroup;
 /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
 /// use std::time::Duration;
-/// use taskgroup_core::{TaskGroup, on_cancel};
+/// use taskgroup::{TaskGroup, on_cancel};
 ///
 /// async fn slow_task(id: u32) -> Result<String, std::io::Error> {
 ///     on_cancel(
@@ -25,7 +26,7 @@ use std::future::Future;
 ///
 /// let tg = TaskGroup::builder().timeout(Duration::from_secs(2)).build();
 /// let result = tg.run(async { tg.spawn(slow_task(1)); Ok::<_, std::io::Error>(()) }).await;
-/// assert!(result.unwrap_err().contains::<taskgroup_core::TimedOut>());
+/// assert!(result.unwrap_err().contains::<taskgroup::TimedOut>());
 /// # }
 /// ```
 pub async fn on_cancel<F, C>(future: F, on_cancel: C) -> F::Output

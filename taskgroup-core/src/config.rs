@@ -52,8 +52,9 @@ pub(crate) struct Config {
 /// [`TaskGroup::builder`](crate::TaskGroup::builder).
 ///
 /// ```
+/// # use taskgroup_core as taskgroup;
 /// use std::time::Duration;
-/// use taskgroup_core::{Policy, TaskGroup};
+/// use taskgroup::{Policy, TaskGroup};
 ///
 /// let tg = TaskGroup::builder()
 ///     .policy(Policy::WaitAll)

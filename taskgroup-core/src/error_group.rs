@@ -26,7 +26,8 @@ pub enum AnyError {}
 /// module does, and `Debug` is structural.
 ///
 /// ```
-/// use taskgroup_core::ErrorGroup;
+/// # use taskgroup_core as taskgroup;
+/// use taskgroup::ErrorGroup;
 /// use std::io;
 ///
 /// let eg = ErrorGroup::new(

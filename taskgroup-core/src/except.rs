@@ -18,7 +18,8 @@ use crate::leaf::{Leaf, Member};
 /// `try` body finished, an `except*` clause swallowed everything, or an exception propagates.
 ///
 /// ```
-/// use taskgroup_core::{ErrorGroup, Outcome};
+/// # use taskgroup_core as taskgroup;
+/// use taskgroup::{ErrorGroup, Outcome};
 ///
 /// let ok: Outcome<u32> = Outcome::Ok(7);
 /// assert_eq!(ok.into_result().unwrap(), Some(7));
@@ -173,9 +174,10 @@ pub trait Handler {
 /// Applies one [`Handler`] to a scope's result, as a `try` with a single `except*` clause.
 ///
 /// ```
+/// # use taskgroup_core as taskgroup;
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
 /// use std::future::Future;
-/// use taskgroup_core::{ErrorGroup, Handler, Leaf, Member, except_star};
+/// use taskgroup::{ErrorGroup, Handler, Leaf, Member, except_star};
 ///
 /// // A handler written by hand; `#[except_star(std::fmt::Error)]` makes the same from a fn.
 /// #[allow(non_camel_case_types)]
@@ -216,9 +218,10 @@ pub async fn except_star<H: Handler, T>(result: Result<T, ErrorGroup>) -> Outcom
 ///   the rest nested whole as the last member, as CPython does.
 ///
 /// ```
+/// # use taskgroup_core as taskgroup;
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
 /// use std::{fmt, io};
-/// use taskgroup_core::{ErrorGroup, ExceptStar};
+/// use taskgroup::{ErrorGroup, ExceptStar};
 ///
 /// let eg = ErrorGroup::new(
 ///     "unhandled errors in a TaskGroup",

@@ -36,8 +36,9 @@ use crate::{Task, TaskError, TaskOutput};
 ///
 /// # Examples
 /// ```
+/// # use taskgroup_core as taskgroup;
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-/// let squares = taskgroup_core::gather((1..=4u32).map(|i| async move {
+/// let squares = taskgroup::gather((1..=4u32).map(|i| async move {
 ///     Ok::<_, std::io::Error>(i * i)
 /// }))
 /// .await
@@ -48,8 +49,9 @@ use crate::{Task, TaskError, TaskOutput};
 ///
 /// The first failure cancels the rest:
 /// ```
+/// # use taskgroup_core as taskgroup;
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-/// let errors = taskgroup_core::gather((1..=3u32).map(|i| async move {
+/// let errors = taskgroup::gather((1..=3u32).map(|i| async move {
 ///     if i == 2 {
 ///         return Err(std::io::Error::other("two is out"));
 ///     }
@@ -103,9 +105,10 @@ where
 ///
 /// # Examples
 /// ```
+/// # use taskgroup_core as taskgroup;
 /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
 /// use std::time::Duration;
-/// use taskgroup_core::{Member, TaskGroup, as_completed};
+/// use taskgroup::{Member, TaskGroup, as_completed};
 ///
 /// let tg = TaskGroup::new();
 /// tg.run(async {
@@ -164,9 +167,10 @@ impl<T> AsCompleted<T> {
     ///
     /// # Examples
     /// ```
+    /// # use taskgroup_core as taskgroup;
     /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
     /// use std::time::Duration;
-    /// use taskgroup_core::{Member, TaskGroup, as_completed};
+    /// use taskgroup::{Member, TaskGroup, as_completed};
     ///
     /// let tg = TaskGroup::new();
     /// tg.run(async {
@@ -198,8 +202,9 @@ impl<T> AsCompleted<T> {
     ///
     /// # Examples
     /// ```
+    /// # use taskgroup_core as taskgroup;
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-    /// use taskgroup_core::{Member, TaskGroup, as_completed};
+    /// use taskgroup::{Member, TaskGroup, as_completed};
     ///
     /// let tg = TaskGroup::new();
     /// tg.run(async {

@@ -44,7 +44,8 @@ impl fmt::Display for TaskInfo {
 /// task raised it, that task's [`TaskInfo`].
 ///
 /// ```
-/// use taskgroup_core::Leaf;
+/// # use taskgroup_core as taskgroup;
+/// use taskgroup::Leaf;
 /// let leaf = Leaf::new(std::io::Error::other("disk full"));
 /// assert_eq!(leaf.type_name(), "Error");
 /// assert!(leaf.is::<std::io::Error>());

@@ -75,9 +75,10 @@ use crate::task_output::TaskOutput;
 /// The `'env` lifetime is the scope's environment: what borrowing local tasks may borrow.
 ///
 /// ```
+/// # use taskgroup_core as taskgroup;
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
 /// use std::time::Duration;
-/// use taskgroup_core::TaskGroup;
+/// use taskgroup::TaskGroup;
 ///
 /// async fn fetch(url: &'static str, secs: u64) -> Result<String, std::io::Error> {
 ///     tokio::time::sleep(Duration::from_millis(secs)).await;
@@ -134,7 +135,8 @@ impl<'env> TaskGroup<'env> {
     ///
     /// # Examples
     /// ```
-    /// let tg = taskgroup_core::TaskGroup::new();
+    /// # use taskgroup_core as taskgroup;
+    /// let tg = taskgroup::TaskGroup::new();
     /// assert!(!tg.is_stopped());
     /// ```
     pub fn new() -> Self {
@@ -145,7 +147,8 @@ impl<'env> TaskGroup<'env> {
     ///
     /// # Examples
     /// ```
-    /// let tg = taskgroup_core::TaskGroup::builder().limit(4).name("workers").build();
+    /// # use taskgroup_core as taskgroup;
+    /// let tg = taskgroup::TaskGroup::builder().limit(4).name("workers").build();
     /// # drop(tg);
     /// ```
     pub fn builder() -> Builder {
@@ -167,8 +170,9 @@ impl<'env> TaskGroup<'env> {
     ///
     /// # Examples
     /// ```
+    /// # use taskgroup_core as taskgroup;
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-    /// use taskgroup_core::{Member, TaskGroup};
+    /// use taskgroup::{Member, TaskGroup};
     ///
     /// let mut hits = 0;
     /// let names = vec!["a".to_string(), "b".to_string()];
@@ -201,7 +205,8 @@ impl<'env> TaskGroup<'env, Local> {
     ///
     /// # Examples
     /// ```
-    /// let tg = taskgroup_core::TaskGroup::new_local();
+    /// # use taskgroup_core as taskgroup;
+    /// let tg = taskgroup::TaskGroup::new_local();
     /// # drop(tg);
     /// ```
     pub fn new_local() -> Self {
@@ -212,10 +217,11 @@ impl<'env> TaskGroup<'env, Local> {
     ///
     /// # Examples
     /// ```
+    /// # use taskgroup_core as taskgroup;
     /// # fn main() {
     /// use std::cell::RefCell;
     /// use std::rc::Rc;
-    /// use taskgroup_core::{Member, TaskGroup};
+    /// use taskgroup::{Member, TaskGroup};
     ///
     /// let log = Rc::new(RefCell::new(Vec::new()));
     /// let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
@@ -248,7 +254,8 @@ impl Builder {
     ///
     /// # Examples
     /// ```
-    /// let tg = taskgroup_core::TaskGroup::builder().name("io").build();
+    /// # use taskgroup_core as taskgroup;
+    /// let tg = taskgroup::TaskGroup::builder().name("io").build();
     /// # drop(tg);
     /// ```
     pub fn build<'env>(self) -> TaskGroup<'env> {
@@ -259,7 +266,8 @@ impl Builder {
     ///
     /// # Examples
     /// ```
-    /// let tg = taskgroup_core::TaskGroup::builder().limit(2).build_local();
+    /// # use taskgroup_core as taskgroup;
+    /// let tg = taskgroup::TaskGroup::builder().limit(2).build_local();
     /// # drop(tg);
     /// ```
     pub fn build_local<'env>(self) -> TaskGroup<'env, Local> {
@@ -345,8 +353,9 @@ impl<'env, K: Locality> TaskGroup<'env, K> {
     ///
     /// # Examples
     /// ```
+    /// # use taskgroup_core as taskgroup;
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-    /// let tg = taskgroup_core::TaskGroup::new();
+    /// let tg = taskgroup::TaskGroup::new();
     /// let task = tg.run(async { Ok::<_, std::io::Error>(tg.spawn(async { Ok::<_, std::io::Error>(2) })) });
     /// assert_eq!(task.await.unwrap().result().unwrap(), 2);
     /// # }
@@ -363,8 +372,9 @@ impl<'env, K: Locality> TaskGroup<'env, K> {
     ///
     /// # Examples
     /// ```
+    /// # use taskgroup_core as taskgroup;
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-    /// let tg = taskgroup_core::TaskGroup::new();
+    /// let tg = taskgroup::TaskGroup::new();
     /// let failed = tg
     ///     .run(async {
     ///         tg.spawn_named("fetcher", async { Err::<(), _>(std::io::Error::other("down")) });
@@ -393,7 +403,8 @@ impl<'env, K: Locality> TaskGroup<'env, K> {
     ///
     /// # Examples
     /// ```
-    /// use taskgroup_core::{SpawnError, TaskGroup};
+    /// # use taskgroup_core as taskgroup;
+    /// use taskgroup::{SpawnError, TaskGroup};
     ///
     /// // No runtime on this thread: refused, and the future comes back.
     /// let tg = TaskGroup::new();
@@ -415,7 +426,8 @@ impl<'env, K: Locality> TaskGroup<'env, K> {
     ///
     /// # Examples
     /// ```
-    /// let tg = taskgroup_core::TaskGroup::new();
+    /// # use taskgroup_core as taskgroup;
+    /// let tg = taskgroup::TaskGroup::new();
     /// let spawner = tg.spawner();
     /// # drop(spawner);
     /// ```
@@ -433,8 +445,9 @@ impl<'env, K: Locality> TaskGroup<'env, K> {
     ///
     /// # Examples
     /// ```
+    /// # use taskgroup_core as taskgroup;
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-    /// let tg = taskgroup_core::TaskGroup::new();
+    /// let tg = taskgroup::TaskGroup::new();
     /// let idle = tg
     ///     .run(async {
     ///         let idle = tg.spawn(std::future::pending::<()>());
@@ -443,7 +456,7 @@ impl<'env, K: Locality> TaskGroup<'env, K> {
     ///     })
     ///     .await
     ///     .unwrap();
-    /// assert_eq!(idle.result(), Err(taskgroup_core::TaskError::Cancelled));
+    /// assert_eq!(idle.result(), Err(taskgroup::TaskError::Cancelled));
     /// # }
     /// ```
     pub fn cancel(&self) {
@@ -454,7 +467,8 @@ impl<'env, K: Locality> TaskGroup<'env, K> {
     ///
     /// # Examples
     /// ```
-    /// let tg = taskgroup_core::TaskGroup::new();
+    /// # use taskgroup_core as taskgroup;
+    /// let tg = taskgroup::TaskGroup::new();
     /// tg.cancel();
     /// assert!(tg.is_stopped());
     /// ```
@@ -468,7 +482,8 @@ impl<'env, K: Locality> TaskGroup<'env, K> {
     ///
     /// # Examples
     /// ```
-    /// let tg = taskgroup_core::TaskGroup::new();
+    /// # use taskgroup_core as taskgroup;
+    /// let tg = taskgroup::TaskGroup::new();
     /// let token = tg.token();
     /// tg.cancel();
     /// assert!(token.is_cancelled());
@@ -503,13 +518,14 @@ impl<'env, K: Locality> TaskGroup<'env, K> {
     ///
     /// # Examples
     /// ```
+    /// # use taskgroup_core as taskgroup;
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-    /// let tg = taskgroup_core::TaskGroup::new();
+    /// let tg = taskgroup::TaskGroup::new();
     /// let sum = tg
     ///     .run(async {
     ///         let a = tg.spawn(async { Ok::<_, std::io::Error>(1) });
     ///         let b = tg.spawn(async { Ok::<_, std::io::Error>(2) });
-    ///         Ok::<_, taskgroup_core::TaskError>(a.await? + b.await?)
+    ///         Ok::<_, taskgroup::TaskError>(a.await? + b.await?)
     ///     })
     ///     .await
     ///     .unwrap();

@@ -18,8 +18,9 @@ use crate::task_output::TaskOutput;
 /// keep the group open: once the scope has returned, its spawns are refused and never run.
 ///
 /// ```
+/// # use taskgroup_core as taskgroup;
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-/// use taskgroup_core::TaskGroup;
+/// use taskgroup::TaskGroup;
 ///
 /// let tg = TaskGroup::new();
 /// let spawner = tg.spawner();
@@ -48,8 +49,9 @@ impl Spawner {
     ///
     /// # Examples
     /// ```
+    /// # use taskgroup_core as taskgroup;
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-    /// let tg = taskgroup_core::TaskGroup::new();
+    /// let tg = taskgroup::TaskGroup::new();
     /// let spawner = tg.spawner();
     /// let task = tg
     ///     .run(async { Ok::<_, std::io::Error>(spawner.spawn(async { Ok::<_, std::io::Error>(1) })) })
@@ -70,8 +72,9 @@ impl Spawner {
     ///
     /// # Examples
     /// ```
+    /// # use taskgroup_core as taskgroup;
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-    /// let tg = taskgroup_core::TaskGroup::new();
+    /// let tg = taskgroup::TaskGroup::new();
     /// let spawner = tg.spawner();
     /// let task = spawner.spawn_named("worker", async {});
     /// assert_eq!(task.name(), Some("worker"));
@@ -95,8 +98,9 @@ impl Spawner {
     ///
     /// # Examples
     /// ```
+    /// # use taskgroup_core as taskgroup;
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-    /// use taskgroup_core::{SpawnError, TaskGroup};
+    /// use taskgroup::{SpawnError, TaskGroup};
     ///
     /// let tg = TaskGroup::new();
     /// let spawner = tg.spawner();
@@ -120,8 +124,9 @@ impl Spawner {
     ///
     /// # Examples
     /// ```
+    /// # use taskgroup_core as taskgroup;
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-    /// let tg = taskgroup_core::TaskGroup::new();
+    /// let tg = taskgroup::TaskGroup::new();
     /// let spawner = tg.spawner();
     /// tg.run(async {
     ///     tg.spawn(std::future::pending::<()>());
@@ -140,7 +145,8 @@ impl Spawner {
     ///
     /// # Examples
     /// ```
-    /// let tg = taskgroup_core::TaskGroup::new();
+    /// # use taskgroup_core as taskgroup;
+    /// let tg = taskgroup::TaskGroup::new();
     /// let token = tg.spawner().token();
     /// tg.cancel();
     /// assert!(token.is_cancelled());

@@ -152,8 +152,9 @@ impl<'env, K: Locality> TaskGroup<'env, K> {
     ///
     /// # Examples
     /// ```
+    /// # use taskgroup_core as taskgroup;
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-    /// use taskgroup_core::{Member, TaskGroup};
+    /// use taskgroup::{Member, TaskGroup};
     ///
     /// let tg = TaskGroup::new();
     /// tg.run(async {

@@ -28,8 +28,9 @@ use crate::task_output::Outcome;
 ///
 /// # Examples
 /// ```
+/// # use taskgroup_core as taskgroup;
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-/// use taskgroup_core::TaskGroup;
+/// use taskgroup::TaskGroup;
 ///
 /// let tg = TaskGroup::new();
 /// let task = tg
@@ -132,9 +133,10 @@ impl<T> Task<T> {
     ///
     /// # Examples
     /// ```
+    /// # use taskgroup_core as taskgroup;
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
     /// use std::time::Duration;
-    /// use taskgroup_core::{Policy, TaskError, TaskGroup};
+    /// use taskgroup::{Policy, TaskError, TaskGroup};
     ///
     /// let tg = TaskGroup::builder().policy(Policy::WaitAll).build();
     /// let ok = tg.spawn(async { Ok::<_, std::io::Error>(1) });
@@ -187,8 +189,9 @@ impl<T> Task<T> {
     ///
     /// # Examples
     /// ```
+    /// # use taskgroup_core as taskgroup;
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-    /// use taskgroup_core::TaskGroup;
+    /// use taskgroup::TaskGroup;
     ///
     /// let tg = TaskGroup::new();
     /// let task = tg.spawn(async { Ok::<_, std::io::Error>(1) });
@@ -232,8 +235,9 @@ impl<T> Task<T> {
     ///
     /// # Examples
     /// ```
+    /// # use taskgroup_core as taskgroup;
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-    /// use taskgroup_core::{TaskError, TaskGroup};
+    /// use taskgroup::{TaskError, TaskGroup};
     ///
     /// let tg = TaskGroup::new();
     /// let (idle, done) = tg
@@ -269,8 +273,9 @@ impl<T> Task<T> {
     ///
     /// # Examples
     /// ```
+    /// # use taskgroup_core as taskgroup;
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-    /// use taskgroup_core::{TaskError, TaskGroup};
+    /// use taskgroup::{TaskError, TaskGroup};
     ///
     /// let tg = TaskGroup::new();
     /// tg.run(async {
@@ -301,8 +306,9 @@ impl<T> Task<T> {
     ///
     /// # Examples
     /// ```
+    /// # use taskgroup_core as taskgroup;
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-    /// use taskgroup_core::{Member, TaskGroup};
+    /// use taskgroup::{Member, TaskGroup};
     ///
     /// let tg = TaskGroup::new();
     /// tg.run(async {
@@ -352,9 +358,10 @@ impl<T> Task<T> {
 /// # Examples
 /// Waiting for a while, keeping the handle:
 /// ```
+/// # use taskgroup_core as taskgroup;
 /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
 /// use std::time::Duration;
-/// use taskgroup_core::{TaskError, TaskGroup};
+/// use taskgroup::{TaskError, TaskGroup};
 ///
 /// let tg = TaskGroup::new();
 /// tg.run(async {
@@ -375,8 +382,9 @@ impl<T> Task<T> {
 ///
 /// A child that passes on a sibling's cancellation is cancelled, not failed:
 /// ```
+/// # use taskgroup_core as taskgroup;
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-/// use taskgroup_core::{TaskError, TaskGroup};
+/// use taskgroup::{TaskError, TaskGroup};
 ///
 /// let tg = TaskGroup::new();
 /// let waiter = tg
