@@ -1,8 +1,12 @@
-//! Structured concurrency for tokio: Python's `asyncio.TaskGroup` and `except*`, in Rust.
-//!
 //! [`task_group!`] opens a scope whose children run in parallel and are all finished or
 //! cancelled when it returns; its `except*` clauses and [`#[except_star]`](macro@except_star)
-//! handlers take the resulting [`ErrorGroup`] apart by type, as PEP 654 does.
+//! handlers take the resulting [`ErrorGroup`] apart by type, as PEP 654 does. The runtime
+//! underneath is [`TaskGroup`]; every item of `taskgroup-core` is re-exported here.
+//!
+//! The README follows; its examples are this crate's doctests.
+//!
+#![doc = include_str!("../README.md")]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
