@@ -1,10 +1,10 @@
 //! trybuild cases of the macros: `ui-tests/compile-fail` (every bad input gives one message
 //! spanned on the user's token) and `ui-tests/pass` (hygiene). Regenerate the `.stderr` files
-//! with `TRYBUILD=overwrite cargo test --test ui`, never by hand.
+//! with `TRYBUILD=overwrite cargo test -p taskgroup-ui-tests --test ui`, never by hand.
 
 #[test]
 fn ui() {
     let cases = trybuild::TestCases::new();
-    cases.compile_fail("ui-tests/compile-fail/*.rs");
-    cases.pass("ui-tests/pass/*.rs");
+    cases.compile_fail("compile-fail/*.rs");
+    cases.pass("pass/*.rs");
 }
