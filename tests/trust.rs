@@ -608,3 +608,25 @@ async fn trust_a_body_propagating_a_cancellation_cancels_the_group_without_a_fai
     assert!(!eg.contains::<TaskError>());
     assert_eq!(sibling.unwrap().result(), Err(TaskError::Cancelled));
 }
+
+#[tokio::test(start_paused = true)]
+async fn trust_an_aborted_child_panicking_on_drop_fails_the_group_and_the_handle() {
+    let tg = TaskGroup::new();
+    let mut bomb = None;
+    let eg = no_hang(tg.run(async {
+        bomb = Some(tg.spawn(pending_then_panic_on_drop("aborted child's destructor")));
+        tg.spawn(async {
+            sleep_ms(10).await;
+            Err::<(), _>(value_error("boom"))
+        });
+        Body::Ok(())
+    }))
+    .await
+    .unwrap_err();
+    assert!(eg.contains::<ValueError>());
+    assert_eq!(panic_messages(&eg), ["aborted child's destructor"]);
+    assert!(matches!(
+        bomb.unwrap().result(),
+        Err(TaskError::Panicked(message)) if message == "aborted child's destructor"
+    ));
+}

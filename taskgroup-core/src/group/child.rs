@@ -93,8 +93,9 @@ pin_project_lite::pin_project! {
         N: ChildKind,
     {
         fn drop(this: Pin<&mut Self>) {
-            // Reached with the future still there only when tokio drops an unfinished child:
-            // an abort from its handle, or the runtime shutting down.
+            // Reached with the future still there when tokio drops an unfinished child: an
+            // abort (from its handle, or the group's seen at a poll), or the runtime shutting
+            // down.
             let this = this.project();
             if this.future.is_none() {
                 return;
@@ -142,15 +143,9 @@ where
             .as_ref()
             .is_none_or(|shared| shared.is_aborted());
         if aborted {
-            // Tokio reads a cancellation; a panic in the future's destructor is the child's.
-            return Poll::Ready(match (drop_future(this.future), &guard.shared) {
-                (Err(payload), Some(shared)) => {
-                    let panic = Ending::panicked(&*payload);
-                    let result = conclude(shared, panic, guard.name.name(), tokio::task::try_id());
-                    result.map_err(|error| Some(Box::new(error)))
-                }
-                _ => Err(None),
-            });
+            // Tokio reads a cancellation and drops the child, whose `Drop` drops the future: a
+            // panic in its destructor is then the child's, in the group and in the handle.
+            return Poll::Ready(Err(None));
         }
         let Some(future) = this.future.as_mut().as_pin_mut() else {
             return Poll::Ready(Err(None));
