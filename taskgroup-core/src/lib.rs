@@ -20,6 +20,7 @@ mod spawn_error;
 mod sync;
 mod task_error;
 mod task_output;
+mod value;
 
 pub use cancel::on_cancel;
 pub use config::{Builder, Policy, ZeroLimit};
@@ -35,3 +36,4 @@ pub use spawn_error::SpawnError;
 pub use task_error::TaskError;
 pub use task_output::TaskOutput;
 pub use tokio_util::sync::CancellationToken;
+pub use value::{Value, value};

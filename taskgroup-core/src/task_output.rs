@@ -5,6 +5,15 @@ use crate::task_error::TaskError;
 
 /// What a child's future may return: `Result<T, E>` for any error `E` that converts into a
 /// [`Member`] (every `std::error::Error + Send + Sync + 'static`, and `ErrorGroup`), or `()`.
+/// A future that returns a plain value is spawned with
+/// [`TaskGroup::spawn_value`](crate::TaskGroup::spawn_value) or wrapped in
+/// [`value`](crate::value).
+#[diagnostic::on_unimplemented(
+    message = "a child's future must return `()` or `Result<T, E>`, not `{Self}`",
+    label = "this future's output is `{Self}`",
+    note = "for a plain value, spawn it with `tg.spawn_value(future)` or wrap it in `taskgroup::value(future)`",
+    note = "for an error type `E`, it must be a `std::error::Error + Send + Sync + 'static` or an `ErrorGroup`"
+)]
 pub trait TaskOutput: Send + 'static {
     /// The value a successful task yields.
     type Ok: Send + 'static;

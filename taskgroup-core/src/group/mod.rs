@@ -368,6 +368,34 @@ impl<'env, K: Locality> TaskGroup<'env, K> {
         spawn_or_resolve(&self.shared, None, future)
     }
 
+    /// Like [`spawn`](Self::spawn), for a future that returns a plain value (not `()` or a
+    /// `Result`): the child never fails, and its handle gives the value. The same as
+    /// `tg.spawn(taskgroup::value(future))`.
+    ///
+    /// # Examples
+    /// ```
+    /// # use taskgroup_core as taskgroup;
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// async fn fetch_data(url: &str) -> String {
+    ///     format!("Data from {url}")
+    /// }
+    ///
+    /// let tg = taskgroup::TaskGroup::new();
+    /// let task = tg
+    ///     .run(async { Ok::<_, std::io::Error>(tg.spawn_value(fetch_data("api1.com"))) })
+    ///     .await
+    ///     .unwrap();
+    /// assert_eq!(task.result().unwrap(), "Data from api1.com");
+    /// # }
+    /// ```
+    pub fn spawn_value<F>(&self, future: F) -> Task<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        spawn_or_resolve(&self.shared, None, crate::value(future))
+    }
+
     /// Like [`spawn`](Self::spawn), with a name that appears in the task's errors.
     ///
     /// # Examples

@@ -68,6 +68,30 @@ impl Spawner {
         spawn_or_resolve(&self.shared, None, future)
     }
 
+    /// Like [`spawn`](Self::spawn), for a future that returns a plain value; see
+    /// [`TaskGroup::spawn_value`](crate::TaskGroup::spawn_value).
+    ///
+    /// # Examples
+    /// ```
+    /// # use taskgroup_core as taskgroup;
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let tg = taskgroup::TaskGroup::new();
+    /// let spawner = tg.spawner();
+    /// let task = tg
+    ///     .run(async { Ok::<_, std::io::Error>(spawner.spawn_value(async { 7 })) })
+    ///     .await
+    ///     .unwrap();
+    /// assert_eq!(task.result().unwrap(), 7);
+    /// # }
+    /// ```
+    pub fn spawn_value<F>(&self, future: F) -> Task<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        spawn_or_resolve(&self.shared, None, crate::value(future))
+    }
+
     /// Like [`spawn`](Self::spawn), with a name that appears in the task's errors.
     ///
     /// # Examples
