@@ -12,6 +12,7 @@ mod config;
 mod error_group;
 mod except;
 mod gather;
+mod gather_settled;
 mod group;
 mod leaf;
 mod ready_set;
@@ -27,7 +28,8 @@ pub use config::{Builder, Policy, ZeroLimit};
 pub use error_group::{AnyError, EmptyGroup, ErrorGroup, ErrorTypes, Leaves, TASK_GROUP_MESSAGE};
 pub use except::{ClauseOutput, ClauseType, ExceptStar, Handler, Outcome, except_star};
 pub use gather::{AsCompleted, as_completed, gather};
-pub use group::{Local, Locality, Parallel, Ready, Spawner, StartError, Task, TaskGroup};
+pub use gather_settled::gather_settled;
+pub use group::{Local, Locality, Parallel, Ready, Settled, Spawner, StartError, Task, TaskGroup};
 pub use leaf::{
     AlreadyEntered, BodyCancelled, BoxError, Leaf, Member, TaskInfo, TaskPanic, TimedOut,
 };

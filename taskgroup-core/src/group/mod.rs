@@ -12,7 +12,7 @@
 //! - `ending`: how a child ended, and recording it.
 //! - `limit`: the concurrency limit's slots and line; `slot`: a slot changing hands.
 //! - `wakers`: the waiting children's wakers.
-//! - `arrivals`: local children spawned since the scope last polled.
+//! - `arrivals`: local children spawned since the scope last polled; `local`: spawning them.
 //! - `scope`: the future of `run`, one method per step.
 //! - `start`, `spawner`, `task`, `locality`: the public pieces.
 
@@ -32,10 +32,12 @@ mod current;
 mod ending;
 mod in_cell;
 mod limit;
+mod local;
 mod locality;
 #[cfg(all(test, taskgroup_loom))]
 mod models;
 mod scope;
+mod settled;
 mod shared;
 mod slot;
 mod spawn;
@@ -46,19 +48,15 @@ mod task;
 mod wakers;
 
 pub use locality::{Local, Locality, Parallel};
+pub use settled::Settled;
 pub(crate) use shared::Shared;
 pub use spawner::Spawner;
 pub use start::{Ready, StartError};
 pub use task::Task;
 
 use arrivals::Arrivals;
-use cell::TaskCell;
-use in_cell::InCell;
-use limit::Waiter;
 use scope::Scope;
-use shared::lock;
-use slot::SlotGuard;
-use spawn::{refused, spawn_or_resolve};
+use spawn::spawn_or_resolve;
 use state::Stop;
 
 use crate::config::{Builder, Config};
@@ -154,99 +152,6 @@ impl<'env> TaskGroup<'env> {
     pub fn builder() -> Builder {
         Builder::default()
     }
-
-    /// Starts a *local* child: a future that may borrow the caller's locals (`&` and `&mut`),
-    /// polled on the scope's own task rather than spawned on the runtime. It lives under the
-    /// same policy, limit, cancellation and error collection as spawned children, and the
-    /// scope does not return before it finishes. Local children run concurrently with the
-    /// body, not in parallel: use them for I/O-bound work that borrows, and
-    /// [`spawn`](Self::spawn) for parallel work.
-    ///
-    /// The future must be `Send` so that the scope itself stays `Send`; it need not be
-    /// `'static`. For non-`Send` local children, use a [`Local`] group
-    /// ([`TaskGroup::new_local`]). If the group no longer accepts children the future is
-    /// dropped unpolled and the handle says why. A panic in the future, or in its
-    /// destructor, is the child's [`TaskPanic`](crate::TaskPanic), never the scope's.
-    ///
-    /// # Examples
-    /// ```
-    /// # use taskgroup_core as taskgroup;
-    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-    /// use taskgroup::{Member, TaskGroup};
-    ///
-    /// let mut hits = 0;
-    /// let names = vec!["a".to_string(), "b".to_string()];
-    /// {
-    ///     // The group holds its borrows until it is dropped, as `task_group!`'s block does.
-    ///     let tg = TaskGroup::new();
-    ///     tg.run(async {
-    ///         tg.spawn_local(async {
-    ///             hits += names.len(); // borrows `names`, mutates `hits`
-    ///         });
-    ///         Ok::<_, Member>(())
-    ///     })
-    ///     .await
-    ///     .unwrap();
-    /// }
-    /// assert_eq!(hits, 2);
-    /// # }
-    /// ```
-    pub fn spawn_local<F>(&self, future: F) -> Task<<F::Output as TaskOutput>::Ok>
-    where
-        F: Future + Send + 'env,
-        F::Output: TaskOutput,
-    {
-        self.local_child(future, |child| Box::pin(child))
-    }
-}
-
-impl<'env> TaskGroup<'env, Local> {
-    /// A [`Local`] group: its local children may be non-`Send`, and its scope is not `Send`.
-    ///
-    /// # Examples
-    /// ```
-    /// # use taskgroup_core as taskgroup;
-    /// let tg = taskgroup::TaskGroup::new_local();
-    /// # drop(tg);
-    /// ```
-    pub fn new_local() -> Self {
-        Self::with_config(Config::default())
-    }
-
-    /// Like [`TaskGroup::spawn_local`], for futures that are not `Send`.
-    ///
-    /// # Examples
-    /// ```
-    /// # use taskgroup_core as taskgroup;
-    /// # fn main() {
-    /// use std::cell::RefCell;
-    /// use std::rc::Rc;
-    /// use taskgroup::{Member, TaskGroup};
-    ///
-    /// let log = Rc::new(RefCell::new(Vec::new()));
-    /// let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
-    /// rt.block_on(async {
-    ///     let tg = TaskGroup::new_local();
-    ///     tg.run(async {
-    ///         for word in ["not", "Send"] {
-    ///             let log = Rc::clone(&log); // an Rc: this future is not Send
-    ///             tg.spawn_local(async move { log.borrow_mut().push(word) });
-    ///         }
-    ///         Ok::<_, Member>(())
-    ///     })
-    ///     .await
-    ///     .unwrap();
-    /// });
-    /// assert_eq!(*log.borrow(), ["not", "Send"]);
-    /// # }
-    /// ```
-    pub fn spawn_local<F>(&self, future: F) -> Task<<F::Output as TaskOutput>::Ok>
-    where
-        F: Future + 'env,
-        F::Output: TaskOutput,
-    {
-        self.local_child(future, |child| Box::pin(child))
-    }
 }
 
 impl Builder {
@@ -283,53 +188,6 @@ impl<'env, K: Locality> TaskGroup<'env, K> {
             waiting_locals: Mutex::new(VecDeque::new()),
             _env: PhantomData,
         }
-    }
-
-    /// Hands a local child to the scope, or to the limit's line. Local children are not
-    /// units of the state word: the scope keeps them, and a push checks the group under the
-    /// same lock the scope holds for its final close check, so none is pushed after the close.
-    fn local_child<F>(
-        &self,
-        future: F,
-        boxed: impl FnOnce(InCell<F, <F::Output as TaskOutput>::Ok>) -> Pin<Box<K::Boxed<'env>>>,
-    ) -> Task<<F::Output as TaskOutput>::Ok>
-    where
-        F: Future + 'env,
-        F::Output: TaskOutput,
-    {
-        let mut incoming = lock(&self.incoming);
-        if self.shared.load().is_refusing() {
-            drop(incoming);
-            drop(future);
-            return refused(self.shared.refusal(), None);
-        }
-        let cell = Arc::new(TaskCell::new());
-        let child = boxed(InCell::local(
-            future,
-            Arc::clone(&cell),
-            Arc::clone(&self.shared),
-        ));
-        let child = match &self.shared.limiter {
-            None => child,
-            Some(limiter) => {
-                let mut limiter = lock(limiter);
-                if !limiter.try_take() {
-                    // Queued in the line in the same lock, so a grant finds it there.
-                    limiter.enqueue(Waiter::Local);
-                    lock(&self.waiting_locals).push_back(child);
-                    return Task::with_cell(cell, None);
-                }
-                drop(limiter);
-                K::holding_slot(child, SlotGuard(Arc::clone(&self.shared)))
-            }
-        };
-        let first = incoming.push(child);
-        drop(incoming);
-        // The scope polls every new local child at once: one wake-up per batch is enough.
-        if first {
-            self.shared.wake_scope();
-        }
-        Task::with_cell(cell, None)
     }
 
     /// Starts `future` as a child at once, on the current tokio runtime, in parallel with the
@@ -565,12 +423,59 @@ impl<'env, K: Locality> TaskGroup<'env, K> {
         B: Future<Output = Result<R, E>>,
         E: Into<Member>,
     {
+        self.run_settled(body).await.into_result()
+    }
+
+    /// Like [`run`](Self::run), but a failed scope still gives back what succeeded: the
+    /// body's value, if the body returned one, beside the failures (see [`Settled`]). Return
+    /// the children's handles from the body and read each one's result: under
+    /// [`Policy::WaitAll`](crate::Policy::WaitAll) every success is there.
+    ///
+    /// # Panics
+    /// As [`run`](Self::run).
+    ///
+    /// # Cancel safety
+    /// As [`run`](Self::run).
+    ///
+    /// # Examples
+    /// ```
+    /// # use taskgroup_core as taskgroup;
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use taskgroup::{Policy, TaskGroup};
+    ///
+    /// let tg = TaskGroup::builder().policy(Policy::WaitAll).build();
+    /// let settled = tg
+    ///     .run_settled(async {
+    ///         let pages: Vec<_> = (1..=4u32)
+    ///             .map(|i| tg.spawn(async move {
+    ///                 if i % 2 == 0 {
+    ///                     return Err(std::io::Error::other(format!("page {i} failed")));
+    ///                 }
+    ///                 Ok(i)
+    ///             }))
+    ///             .collect();
+    ///         Ok::<_, std::io::Error>(pages)
+    ///     })
+    ///     .await;
+    /// let ok: Vec<u32> = settled.value.unwrap().into_iter().filter_map(|t| t.result().ok()).collect();
+    /// assert_eq!(ok, [1, 3]);
+    /// assert_eq!(settled.errors.unwrap().len(), 2);
+    /// # }
+    /// ```
+    pub async fn run_settled<B, R, E>(&self, body: B) -> Settled<R>
+    where
+        B: Future<Output = Result<R, E>>,
+        E: Into<Member>,
+    {
         if !self.shared.state.enter() {
             drop(body);
-            return Err(ErrorGroup::from_parts(
-                TASK_GROUP_MESSAGE.into(),
-                vec![Member::Leaf(Leaf::new(AlreadyEntered))],
-            ));
+            return Settled {
+                value: None,
+                errors: Some(ErrorGroup::from_parts(
+                    TASK_GROUP_MESSAGE.into(),
+                    vec![Member::Leaf(Leaf::new(AlreadyEntered))],
+                )),
+            };
         }
         let mut scope = pin!(Scope::new(self, body));
         #[cfg(feature = "tracing")]

@@ -14,6 +14,7 @@ use tokio::time::{Instant, Sleep};
 
 use super::current::Lend;
 use super::ending::is_cancellation;
+use super::settled::Settled;
 use super::shared::{Shared, lock};
 use super::slot::SlotGuard;
 use super::state::Stop;
@@ -222,11 +223,12 @@ where
         locals.len() != 0 || !lock(&group.waiting_locals).is_empty()
     }
 
-    /// The body's outcome, once the scope has ended: its value, or the group of failures.
+    /// The body's outcome, once the scope has ended: its value, if it returned one, and the
+    /// group of failures, if any.
     ///
     /// # Panics
     /// Resumes the body's panic.
-    pub(super) fn finish(self: Pin<&mut Self>) -> Result<R, ErrorGroup> {
+    pub(super) fn finish(self: Pin<&mut Self>) -> Settled<R> {
         let this = self.project();
         if let Some(payload) = this.body_panic.take() {
             resume_unwind(payload);
@@ -254,18 +256,12 @@ where
             }
             None => None,
         };
-        match value {
-            Some(value) if members.is_empty() => Ok(value),
-            _ => {
-                if members.is_empty() {
-                    members.push(Member::Leaf(Leaf::new(BodyCancelled)));
-                }
-                Err(ErrorGroup::from_parts(
-                    Cow::Borrowed(TASK_GROUP_MESSAGE),
-                    members,
-                ))
-            }
+        if value.is_none() && members.is_empty() {
+            members.push(Member::Leaf(Leaf::new(BodyCancelled)));
         }
+        let errors = (!members.is_empty())
+            .then(|| ErrorGroup::from_parts(Cow::Borrowed(TASK_GROUP_MESSAGE), members));
+        Settled { value, errors }
     }
 }
 
