@@ -1,11 +1,12 @@
 //! The leaves of an [`ErrorGroup`](crate::ErrorGroup): one error each, with where it came from.
 
-use std::any::TypeId;
 use std::error::Error as StdError;
 use std::fmt;
 use std::sync::Arc;
 
 use crate::ErrorGroup;
+use crate::foreign::{self, Payload};
+use crate::group::StartError;
 
 /// A boxed error as stored in a leaf.
 pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
@@ -43,6 +44,14 @@ impl fmt::Display for TaskInfo {
 /// One error in an [`ErrorGroup`]: the error itself, its type's short name and, when a
 /// task raised it, that task's [`TaskInfo`].
 ///
+/// A leaf made from an error whose type is erased keeps it whole and still answers for the
+/// type inside: a `Box<dyn Error + Send + Sync>` is its concrete type; an `anyhow::Error`
+/// (feature `anyhow`) or `eyre::Report` (feature `eyre`) is an `E` when any error of its
+/// chain is one, so an io error under `.context("...")` is still matched by
+/// `except* std::io::Error`, and [`type_name`](Self::type_name) is the inner error's
+/// (`Error` for an `io::Error`) when taskgroup knows its type (std's, tokio's, its own), else
+/// `Error` (a box, `anyhow::Error`, a message such as `anyhow!("...")`) or `Report` (eyre).
+///
 /// ```
 /// # use taskgroup_core as taskgroup;
 /// use taskgroup::Leaf;
@@ -52,7 +61,7 @@ impl fmt::Display for TaskInfo {
 /// assert_eq!(leaf.to_string(), "disk full");
 /// ```
 pub struct Leaf {
-    error: BoxError,
+    error: Payload,
     type_name: &'static str,
     task: Option<TaskInfo>,
 }
@@ -61,7 +70,7 @@ impl Leaf {
     /// Wraps an error, recording its type's short name (`std::io::Error` gives `Error`).
     pub fn new<E: StdError + Send + Sync + 'static>(error: E) -> Self {
         Leaf {
-            error: Box::new(error),
+            error: Payload::Boxed(Box::new(error)),
             type_name: short_type_name(std::any::type_name::<E>()),
             task: None,
         }
@@ -69,14 +78,29 @@ impl Leaf {
 
     /// Wraps an already boxed error under the given type name.
     ///
-    /// Use it for errors whose concrete type is erased, such as `anyhow::Error`: convert with
-    /// `anyhow_error.reallocate_into_boxed_dyn_error_without_backtrace()`, which keeps the
-    /// original error's type so that [`is`](Self::is) and [`downcast_ref`](Self::downcast_ref)
-    /// still work (anyhow's plain `.into()` does not).
+    /// [`is`](Self::is) and [`downcast_ref`](Self::downcast_ref) see the box's concrete type.
+    /// `Member::from(boxed)` does the same with the type name found for you (see
+    /// [`Leaf`]); this constructor is for naming the error yourself.
+    ///
+    /// ```
+    /// # use taskgroup_core as taskgroup;
+    /// use taskgroup::{BoxError, Leaf};
+    /// let boxed: BoxError = "no such user".into();
+    /// let leaf = Leaf::from_boxed(boxed, "LookupError");
+    /// assert_eq!(leaf.type_name(), "LookupError");
+    /// ```
     pub fn from_boxed(error: BoxError, type_name: &'static str) -> Self {
         Leaf {
-            error,
+            error: Payload::Boxed(error),
             type_name,
+            task: None,
+        }
+    }
+
+    fn from_payload(error: Payload) -> Self {
+        Leaf {
+            type_name: error.type_name(),
+            error,
             task: None,
         }
     }
@@ -97,28 +121,65 @@ impl Leaf {
         }
     }
 
-    /// The error itself.
+    /// The error itself; for an anyhow or eyre leaf, the outermost error of its chain (the
+    /// last context added), whose `source()` leads to the rest.
     pub fn error(&self) -> &(dyn StdError + Send + Sync + 'static) {
-        &*self.error
+        self.error.error()
     }
 
-    /// Gives the boxed error back.
+    /// Gives the boxed error back. An `anyhow::Error` is boxed with
+    /// `reallocate_into_boxed_dyn_error_without_backtrace` (the box is the original error, or
+    /// its outermost context), an `eyre::Report` with its `From`; to keep them whole, take
+    /// them by reference with [`as_anyhow`](Self::as_anyhow) / `as_eyre`.
     pub fn into_error(self) -> BoxError {
-        self.error
+        self.error.into_boxed()
     }
 
-    /// Whether the error is of type `E`.
+    /// Whether the error is an `E`: the error itself or, for an anyhow or eyre leaf, any error
+    /// of its chain (see [`Leaf`]). This is what `except* E` and
+    /// [`ErrorGroup::contains`] ask.
+    ///
+    /// ```
+    /// # use taskgroup_core as taskgroup;
+    /// use taskgroup::{BoxError, Member};
+    /// let boxed: BoxError = Box::new(std::io::Error::other("refused"));
+    /// let member = Member::from(boxed);
+    /// assert!(member.is::<std::io::Error>());
+    /// assert_eq!(member.type_name(), "Error");
+    /// ```
     pub fn is<E: StdError + 'static>(&self) -> bool {
-        self.error.is::<E>()
+        self.downcast_ref::<E>().is_some()
     }
 
-    /// The error as an `E`, if it is one.
+    /// The error as an `E`, if it is one (as [`is`](Self::is) decides; for an anyhow or eyre
+    /// leaf, the first `E` of its chain).
     pub fn downcast_ref<E: StdError + 'static>(&self) -> Option<&E> {
         self.error.downcast_ref::<E>()
+    }
+
+    /// The `anyhow::Error` itself, if the leaf was made from one (its chain, context and
+    /// backtrace as the child returned them).
+    #[cfg(feature = "anyhow")]
+    pub fn as_anyhow(&self) -> Option<&anyhow::Error> {
+        match &self.error {
+            Payload::Anyhow(error) => Some(error),
+            _ => None,
+        }
+    }
+
+    /// The `eyre::Report` itself, if the leaf was made from one.
+    #[cfg(feature = "eyre")]
+    pub fn as_eyre(&self) -> Option<&eyre::Report> {
+        match &self.error {
+            Payload::Eyre(report) => Some(report),
+            _ => None,
+        }
     }
 }
 
 impl fmt::Display for Leaf {
+    /// The error's own `Display`, flags included: `{:#}` of an anyhow leaf is its chain
+    /// (`context: cause`), as anyhow prints it.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Display::fmt(&self.error, f)
     }
@@ -144,9 +205,29 @@ pub(crate) fn short_type_name(full: &'static str) -> &'static str {
 
 /// One member of an [`ErrorGroup`]: a single error or a nested group.
 ///
-/// Every `E: std::error::Error + Send + Sync + 'static` converts into a `Member`, which is what
-/// lets `?` raise any error into a group. An [`ErrorGroup`] converts into
-/// [`Member::Group`], kept whole and never flattened.
+/// Everything that converts into a `Box<dyn Error + Send + Sync>` converts into a `Member`,
+/// which is what lets `?` raise any error into a group: every
+/// `E: std::error::Error + Send + Sync + 'static`, a `Box<dyn Error + Send + Sync>` itself, an
+/// `anyhow::Error` / `eyre::Report` (features `anyhow`, `eyre`) and a message (`String`,
+/// `&'static str`). Some are recognised and kept whole:
+/// - an [`ErrorGroup`] becomes [`Member::Group`], never flattened (also when boxed, or in an
+///   anyhow/eyre error without context);
+/// - a [`StartError::Failed`] becomes the child's own failure, so that `tg.start(..).await?`
+///   raises the original error (an `io::Error` from a bind, say) as Trio's `start` re-raises
+///   it; the leaf's [`task`](Leaf::task) is the started child's. Other `StartError`s are
+///   leaves of their own;
+/// - a `Box<dyn Error + Send + Sync>`, an `anyhow::Error` and an `eyre::Report` are stored as
+///   they are and matched by the error inside (see [`Leaf`]);
+/// - a message is a leaf of type name `Error`, as `Box::<dyn Error>::from(message)` makes it.
+///
+/// ```
+/// # use taskgroup_core as taskgroup;
+/// use taskgroup::Member;
+/// let member = Member::from(std::io::Error::other("disk full"));
+/// assert!(member.is::<std::io::Error>());
+/// let message = Member::from("no route");
+/// assert_eq!((message.type_name(), message.to_string().as_str()), ("Error", "no route"));
+/// ```
 #[derive(Debug)]
 pub enum Member {
     /// A single error.
@@ -206,16 +287,97 @@ impl fmt::Display for Member {
     }
 }
 
-impl<E: StdError + Send + Sync + 'static> From<E> for Member {
+impl<E: Into<BoxError> + 'static> From<E> for Member {
     fn from(error: E) -> Self {
-        if TypeId::of::<E>() == TypeId::of::<ErrorGroup>() {
-            let boxed: BoxError = Box::new(error);
-            return match boxed.downcast::<ErrorGroup>() {
-                Ok(group) => Member::Group(*group),
-                Err(boxed) => Member::Leaf(Leaf::from_boxed(boxed, "ErrorGroup")),
-            };
+        // Each test is on a constant `TypeId`, so a monomorphised `from` keeps one branch.
+        let error = match foreign::take::<ErrorGroup, E>(error) {
+            Ok(group) => return Member::Group(group),
+            Err(error) => error,
+        };
+        let error = match foreign::take::<StartError, E>(error) {
+            Ok(start) => return start.into_member(),
+            Err(error) => error,
+        };
+        let error = match foreign::take::<BoxError, E>(error) {
+            Ok(boxed) => return Member::from_boxed(boxed),
+            Err(error) => error,
+        };
+        #[cfg(feature = "anyhow")]
+        let error = match foreign::take::<anyhow::Error, E>(error) {
+            Ok(error) => return Member::from_anyhow(error),
+            Err(error) => error,
+        };
+        #[cfg(feature = "eyre")]
+        let error = match foreign::take::<eyre::Report, E>(error) {
+            Ok(report) => return Member::from_eyre(report),
+            Err(error) => error,
+        };
+        let type_name = if foreign::is_message::<E>() {
+            foreign::BOXED_TYPE_NAME
+        } else {
+            // A std error: `Into<BoxError>` boxes it as it is.
+            short_type_name(std::any::type_name::<E>())
+        };
+        Member::Leaf(Leaf::from_boxed(error.into(), type_name))
+    }
+}
+
+impl Member {
+    /// A boxed error: a group or a `StartError` inside is unboxed, anything else kept boxed.
+    fn from_boxed(boxed: BoxError) -> Self {
+        let boxed = match boxed.downcast::<ErrorGroup>() {
+            Ok(group) => return Member::Group(*group),
+            Err(boxed) => boxed,
+        };
+        match boxed.downcast::<StartError>() {
+            Ok(start) => start.into_member(),
+            Err(boxed) => Member::Leaf(Leaf::from_payload(Payload::Boxed(boxed))),
         }
-        Member::Leaf(Leaf::new(error))
+    }
+
+    /// An anyhow error: a group or a `StartError` with no context on it is taken out (under
+    /// a context it stays a leaf, still matched through its chain), anything else kept whole.
+    #[cfg(feature = "anyhow")]
+    fn from_anyhow(error: anyhow::Error) -> Self {
+        let error = if (*error).is::<ErrorGroup>() {
+            match error.downcast::<ErrorGroup>() {
+                Ok(group) => return Member::Group(group),
+                Err(error) => error,
+            }
+        } else {
+            error
+        };
+        let error = if (*error).is::<StartError>() {
+            match error.downcast::<StartError>() {
+                Ok(start) => return start.into_member(),
+                Err(error) => error,
+            }
+        } else {
+            error
+        };
+        Member::Leaf(Leaf::from_payload(Payload::Anyhow(error)))
+    }
+
+    /// An eyre report, as [`from_anyhow`](Self::from_anyhow).
+    #[cfg(feature = "eyre")]
+    fn from_eyre(report: eyre::Report) -> Self {
+        let report = if (*report).is::<ErrorGroup>() {
+            match report.downcast::<ErrorGroup>() {
+                Ok(group) => return Member::Group(group),
+                Err(report) => report,
+            }
+        } else {
+            report
+        };
+        let report = if (*report).is::<StartError>() {
+            match report.downcast::<StartError>() {
+                Ok(start) => return start.into_member(),
+                Err(report) => report,
+            }
+        } else {
+            report
+        };
+        Member::Leaf(Leaf::from_payload(Payload::Eyre(report)))
     }
 }
 

@@ -11,6 +11,7 @@ mod cancel;
 mod config;
 mod error_group;
 mod except;
+mod foreign;
 mod gather;
 mod gather_settled;
 mod group;

@@ -12,7 +12,7 @@ use tokio::sync::oneshot;
 use super::shared::{Shared, lock};
 use super::task::Task;
 use super::{Locality, TaskGroup};
-use crate::leaf::{Leaf, Member, TaskPanic};
+use crate::leaf::{Leaf, Member, TaskInfo, TaskPanic};
 use crate::spawn_error::SpawnError;
 use crate::task_error::TaskError;
 use crate::task_output::TaskOutput;
@@ -44,6 +44,20 @@ impl<V> fmt::Debug for Ready<V> {
 }
 
 /// Why [`TaskGroup::start`] has no value.
+///
+/// Raised into a group (the `?` in `tg.start(..).await?`, or any conversion into a
+/// [`Member`]), [`Failed`](StartError::Failed) becomes the child's own failure, as Trio's
+/// `start` re-raises the child's exception: an `io::Error` from a failed bind is an `io::Error`
+/// leaf, matched by `except* std::io::Error`, whose [`Leaf::task`] is the started child. The
+/// other variants are `StartError` leaves.
+///
+/// ```
+/// # use taskgroup_core as taskgroup;
+/// use taskgroup::{Member, StartError};
+/// let failed = StartError::Failed(std::io::Error::other("address in use").into());
+/// assert!(Member::from(failed).is::<std::io::Error>());
+/// assert!(Member::from(StartError::NotSignalled).is::<StartError>());
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum StartError {
@@ -85,6 +99,17 @@ impl std::error::Error for StartError {
             StartError::Refused(why) => Some(why),
             StartError::Panicked(panic) => Some(panic),
             _ => None,
+        }
+    }
+}
+
+impl StartError {
+    /// The member this error raises into a group: the child's own failure for `Failed`, else a
+    /// `StartError` leaf.
+    pub(crate) fn into_member(self) -> Member {
+        match self {
+            StartError::Failed(member) => member,
+            other => Member::Leaf(Leaf::new(other)),
         }
     }
 }
@@ -139,7 +164,9 @@ impl<'env, K: Locality> TaskGroup<'env, K> {
     ///
     /// A failure or a panic before readiness is returned by `start` itself
     /// ([`StartError::Failed`], [`StartError::Panicked`]) and is not added to the group, as in
-    /// Trio; the child then counts neither as a success nor as a failure (under
+    /// Trio; `tg.start(..).await?` in the body raises a `Failed` child's original error
+    /// (see [`StartError`]), so the scope's `except* std::io::Error` matches a server's bind
+    /// failure; the child then counts neither as a success nor as a failure (under
     /// [`Policy::FirstOk`](crate::Policy::FirstOk) it does not win). A failure after readiness
     /// is the group's, as for any child. A child that returns without signalling is
     /// [`StartError::NotSignalled`].
@@ -210,10 +237,17 @@ impl<'env, K: Locality> TaskGroup<'env, K> {
                     let _ = tx.send(Err(StartError::NotSignalled));
                     Err(passed_on())
                 }
-                Ok(Err(member)) => match tx.send(Err(StartError::Failed(member))) {
-                    Err(Err(StartError::Failed(member))) => Err(member),
-                    _ => Err(passed_on()),
-                },
+                Ok(Err(mut member)) => {
+                    // Where the failure came from stays with it when `?` raises it again.
+                    member.tag_task(&TaskInfo {
+                        id: tokio::task::try_id(),
+                        name: None,
+                    });
+                    match tx.send(Err(StartError::Failed(member))) {
+                        Err(Err(StartError::Failed(member))) => Err(member),
+                        _ => Err(passed_on()),
+                    }
+                }
                 Err(payload) => {
                     let panic = TaskPanic::from_payload(&*payload);
                     if tx.send(Err(StartError::Panicked(panic))).is_err() {
