@@ -27,8 +27,10 @@ pub use taskgroup_core::*;
 ///          | grace     (a Duration: cancellation signals the token, then aborts after it)
 ///          | local     (true | false: `true` lets tg.spawn_local take non-Send futures,
 ///                       and makes the scope's future non-Send)
-/// CLAUSE  := except* TYPE [| TYPE ...] [as NAME] => EXPR ,
+/// CLAUSE  := except* MATCH [| MATCH ...] [as NAME] => EXPR ,
 ///          | except* HANDLER ,          (an async fn made with #[except_star(...)])
+/// MATCH   := TYPE                       (a plain path: every leaf of the type)
+///          | PATH(...) | PATH { ... }   (a Rust pattern on an error type)
 /// ```
 /// `tg` (any name, or `_`) is a `&TaskGroup` for the body: spawn children with
 /// [`tg.spawn(future)`](TaskGroup::spawn). The body is an expression, usually a block; it
@@ -51,6 +53,15 @@ pub use taskgroup_core::*;
 ///   `ErrorGroup("", [raised..., rest])`, the unmatched rest nested whole as the last member,
 ///   as CPython does. With nothing raised, the unmatched rest comes back unchanged.
 /// - The clause body runs in an `async` block: `.await` works, `return` leaves the clause.
+/// - A Rust pattern takes only the leaves of its type that it matches, as
+///   `except* FetchError::Status(500..=599) | FetchError::Timeout { .. } as eg`; the other
+///   leaves of the type stay for later clauses. A path followed by `(...)` or `{...}` is a
+///   pattern, a plain path a type (write a unit variant `E::Unit { .. }`); the pattern's error
+///   type is its path minus the last segment (the path itself if it has one segment, for a
+///   struct error), and `eg` is `ErrorGroup<E>` when a clause names one error type. Patterns
+///   bind nothing (the clause gets the group, not one error: write `_` or `..`), and match
+///   the leaf itself, never its `source()` chain, as CPython matches the exception and not
+///   its cause. A pattern clause after `except* E` would never run and is refused.
 /// - `except* ErrorGroup` is refused at compile time, by that name or through an alias, a
 ///   renaming import or an associated type: a nested group is never a leaf, so the clause
 ///   could never run (CPython refuses `except* ExceptionGroup`). In a generic fn,
@@ -111,6 +122,39 @@ pub use taskgroup_core::*;
 /// assert!(matches!(outcome, Outcome::Handled));
 /// # }
 /// ```
+/// Rust patterns on an error type, then what is left of the type:
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use taskgroup::task_group;
+///
+/// #[derive(Debug)]
+/// enum FetchError {
+///     Timeout,
+///     Status(u16),
+/// }
+/// impl std::fmt::Display for FetchError {
+///     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+///         write!(f, "{self:?}")
+///     }
+/// }
+/// impl std::error::Error for FetchError {}
+///
+/// let mut retried = Vec::new();
+/// let outcome = task_group!(policy = wait_all; |tg| {
+///     tg.spawn(async { Err::<(), _>(FetchError::Status(503)) });
+///     tg.spawn(async { Err::<(), _>(FetchError::Status(404)) });
+///     tg.spawn(async { Err::<(), _>(FetchError::Timeout) });
+/// }
+/// except* FetchError::Timeout { .. } | FetchError::Status(500..=599) as eg => {
+///     retried.extend(eg.iter().map(|e| e.to_string())); // e: &FetchError
+/// }
+/// except* FetchError as eg => assert_eq!(eg.first().unwrap().to_string(), "Status(404)"),
+/// );
+/// assert!(outcome.is_handled());
+/// retried.sort();
+/// assert_eq!(retried, ["Status(503)", "Timeout"]);
+/// # }
+/// ```
 ///
 /// The expansion does not depend on the caller's edition (2021 keeps tail-expression
 /// temporaries longer; the scope binds its result before its locals drop):
@@ -166,10 +210,13 @@ pub use taskgroup_macros::task_group;
 ///
 /// # Grammar
 /// ```text
-/// #[except_star(TYPE, ...)]
+/// #[except_star(MATCH, ...)]       // MATCH: a type, or a pattern such as E::V(..)
 /// [pub] async fn NAME(eg: ErrorGroup<TYPE>) [-> Result<(), E>] { ... }   // one type
 /// [pub] async fn NAME(eg: ErrorGroup) [-> Result<(), E>] { ... }         // several types
 /// ```
+/// Patterns follow the rules of [`task_group!`]'s clauses:
+/// `#[except_star(FetchError::Timeout { .. }, FetchError::Status(500..=599))]` takes those
+/// leaves of `FetchError` only, and the fn gets `ErrorGroup<FetchError>` (one error type).
 /// The fn takes the matched group (the leaves of the listed types, with the original message
 /// and nesting) and returns `()` when it handled them or `Result<(), E>` (`Err` raises). It
 /// must be a free `async fn` without generics or `self`.
@@ -252,6 +299,14 @@ pub mod __private {
     #[inline]
     pub fn leaf_is<E: ClauseType>(leaf: &Leaf) -> bool {
         leaf.is::<E>()
+    }
+
+    /// Whether `leaf` holds an `E` that `pattern` accepts: the matcher of one Rust pattern in a
+    /// clause that lists several types (`except* io::Error | FetchError::Status(404)`);
+    /// `pattern` is `|e: &E| match e { PATTERN => true, _ => false }`.
+    #[inline]
+    pub fn leaf_matches<E: ClauseType>(leaf: &Leaf, pattern: impl FnOnce(&E) -> bool) -> bool {
+        leaf.downcast_ref::<E>().is_some_and(pattern)
     }
 
     /// The typed view of the group a one-type handler matched. Given other leaves too (only

@@ -151,6 +151,40 @@ impl ErrorGroup {
         (matched.map(ErrorGroup::retyped), rest)
     }
 
+    /// Splits off the leaves of type `E` that `predicate` accepts, as a typed group: an
+    /// `except*` clause with Rust patterns (`except* FetchError::Status(404) as eg`). Leaves of
+    /// other types, and those of type `E` it refuses, stay in the rest; see
+    /// [`split_by`](Self::split_by). Only the leaf itself is looked at, never its
+    /// [`source`](StdError::source) chain, as CPython's `except*` matches the exception and
+    /// not its `__cause__`.
+    ///
+    /// ```
+    /// # use taskgroup_core as taskgroup;
+    /// use taskgroup::ErrorGroup;
+    /// use std::io;
+    ///
+    /// let eg = ErrorGroup::new(
+    ///     "io",
+    ///     vec![io::Error::from(io::ErrorKind::NotFound).into(), io::Error::other("disk").into()],
+    /// )
+    /// .unwrap();
+    /// let (missing, rest) = eg.split_matching(|e: &io::Error| e.kind() == io::ErrorKind::NotFound);
+    /// assert_eq!(missing.unwrap().len(), 1);
+    /// assert_eq!(rest.unwrap().leaves().next().unwrap().to_string(), "disk");
+    /// ```
+    pub fn split_matching<E, P>(
+        self,
+        mut predicate: P,
+    ) -> (Option<ErrorGroup<E>>, Option<ErrorGroup>)
+    where
+        E: StdError + 'static,
+        P: FnMut(&E) -> bool,
+    {
+        let (matched, rest) =
+            self.split_by(|leaf| leaf.downcast_ref::<E>().is_some_and(&mut predicate));
+        (matched.map(ErrorGroup::retyped), rest)
+    }
+
     /// Splits off the leaves whose type is any of the tuple `T`, such as `(ValueError, TypeError)`.
     pub fn split_any<T: ErrorTypes>(self) -> (Option<ErrorGroup>, Option<ErrorGroup>) {
         self.split_by(T::matches)

@@ -265,6 +265,40 @@ impl ExceptStar {
         matched
     }
 
+    /// Takes the leaves of type `E` that `predicate` accepts out of what is left, as a typed
+    /// group: a clause with Rust patterns on one error type,
+    /// `except* FetchError::Status(404) | FetchError::Timeout { .. } as eg`. The leaves of type
+    /// `E` it refuses stay for later clauses. `None` when no leaf matches. Only the leaf is
+    /// matched, never its `source()` chain (CPython matches the exception, not its cause).
+    ///
+    /// ```
+    /// # use taskgroup_core as taskgroup;
+    /// use std::io;
+    /// use taskgroup::{ErrorGroup, ExceptStar};
+    ///
+    /// let eg = ErrorGroup::new(
+    ///     "io",
+    ///     vec![io::Error::from(io::ErrorKind::NotFound).into(), io::Error::other("disk").into()],
+    /// )
+    /// .unwrap();
+    /// let mut clauses = ExceptStar::new(eg);
+    /// let missing = clauses
+    ///     .take_matching(|e: &io::Error| e.kind() == io::ErrorKind::NotFound)
+    ///     .unwrap();
+    /// assert_eq!(missing.len(), 1);
+    /// let other = clauses.take::<io::Error>().unwrap(); // what is left of the type
+    /// assert_eq!(other.first().unwrap().to_string(), "disk");
+    /// assert!(clauses.finish().is_none());
+    /// ```
+    pub fn take_matching<E: ClauseType, P: FnMut(&E) -> bool>(
+        &mut self,
+        predicate: P,
+    ) -> Option<ErrorGroup<E>> {
+        let (matched, rest) = self.rest.take()?.split_matching::<E, P>(predicate);
+        self.rest = rest;
+        matched
+    }
+
     /// Takes the leaves that `predicate` accepts (a clause listing several types).
     pub fn take_by<P: FnMut(&Leaf) -> bool>(&mut self, predicate: P) -> Option<ErrorGroup> {
         let (matched, rest) = self.rest.take()?.split_by(predicate);

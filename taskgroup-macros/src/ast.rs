@@ -2,7 +2,7 @@
 
 use proc_macro2::TokenStream;
 use quote::ToTokens;
-use syn::{Expr, Ident, Path, Token, Type};
+use syn::{Expr, Ident, Pat, Path, Token, Type};
 
 /// `task_group!(options; |tg| body except* ...)`.
 pub(crate) struct TaskGroupInput {
@@ -45,9 +45,9 @@ pub(crate) struct Clause {
 }
 
 pub(crate) enum ClauseKind {
-    /// `except* A | B as eg => body`.
+    /// `except* A | E::V(..) as eg => body`.
     Inline {
-        types: Vec<Type>,
+        alternatives: Vec<Alternative>,
         binding: Option<Binding>,
         body: Expr,
     },
@@ -68,8 +68,28 @@ impl ToTokens for Binding {
     }
 }
 
-/// `#[except_star(T1, T2, ...)]` and the fn under it.
+/// One alternative of a clause (`except* A | B`) or of `#[except_star(A, B)]`.
+pub(crate) enum Alternative {
+    /// A plain path such as `FetchError` or `std::io::Error` (or any other type): every leaf
+    /// of the type.
+    Type(Type),
+    /// A Rust pattern on an error type, such as `FetchError::Status(404)` or
+    /// `FetchError::Timeout { .. }`: a path followed by `(...)` or `{...}`. Only the leaves
+    /// of the type that it matches.
+    Pattern(Pat),
+}
+
+impl ToTokens for Alternative {
+    fn to_tokens(&self, tokens: &mut TokenStream) {
+        match self {
+            Alternative::Type(ty) => ty.to_tokens(tokens),
+            Alternative::Pattern(pat) => pat.to_tokens(tokens),
+        }
+    }
+}
+
+/// `#[except_star(A, E::V(..), ...)]` and the fn under it.
 pub(crate) struct ExceptStarInput {
-    pub types: Vec<Type>,
+    pub alternatives: Vec<Alternative>,
     pub item: syn::ItemFn,
 }

@@ -5,11 +5,13 @@
 use proc_macro2::{Delimiter, Group, Span, TokenStream};
 use quote::{ToTokens, quote, quote_spanned};
 use syn::spanned::Spanned;
-use syn::{Expr, FnArg, Ident, ReturnType, Stmt, Type};
+use syn::{Expr, FnArg, Ident, Pat, ReturnType, Stmt, Type};
 
 use crate::ast::Handle;
 use crate::handler::{HandlerImpl, handler_type};
-use crate::valid::{self, BuilderCall, CheckedClause, Errors, HandlerFn, Scope};
+use crate::valid::{
+    self, BuilderCall, CheckedClause, Errors, HandlerFn, Matcher, Scope, distinct_types,
+};
 use crate::{fallback, parse};
 
 /// `task_group!`: parse, check, expand (or fall back beside the errors).
@@ -134,22 +136,32 @@ fn clause_tokens(clause: &CheckedClause, clauses: &Ident) -> TokenStream {
             let clauses = private_ident_at("clauses", path.span());
             return quote_spanned!(path.span()=> #clauses.handle::<#path>().await;);
         }
-        CheckedClause::One { ty, binding, body } => {
-            let check = type_check(ty, Some(clauses));
-            let take = quote_spanned!(ty.span()=> #clauses.take::<#ty>());
-            (check, take, binding, body)
-        }
-        CheckedClause::Any {
-            types,
+        CheckedClause::One {
+            ty,
+            patterns,
             binding,
             body,
         } => {
-            let checks = types
-                .iter()
+            let check = type_check(ty, Some(clauses));
+            let take = if patterns.is_empty() {
+                quote_spanned!(ty.span()=> #clauses.take::<#ty>())
+            } else {
+                let matcher = pattern_matcher(ty, patterns);
+                quote_spanned!(ty.span()=> #clauses.take_matching::<#ty, _>(#matcher))
+            };
+            (check, take, binding, body)
+        }
+        CheckedClause::Any {
+            matchers,
+            binding,
+            body,
+        } => {
+            let checks = distinct_types(matchers)
+                .into_iter()
                 .map(|ty| type_check(ty, Some(clauses)))
                 .collect();
             let leaf = private_ident("leaf");
-            let tests = any_of(types, &leaf);
+            let tests = any_of(matchers, &leaf);
             let take = quote!(#clauses.take_by(|#leaf| #tests));
             (checks, take, binding, body)
         }
@@ -213,16 +225,43 @@ fn type_check(ty: &Type, clauses: Option<&Ident>) -> TokenStream {
     }
 }
 
-/// `leaf_is::<A>(leaf) || leaf_is::<B>(leaf) || ...`, each spanned on its type.
-fn any_of(types: &[Type], leaf: &Ident) -> TokenStream {
+/// `leaf_is::<A>(leaf) || leaf_matches::<B, _>(leaf, |error: &B| ...) || ...`, each spanned on
+/// its type.
+fn any_of(matchers: &[Matcher], leaf: &Ident) -> TokenStream {
     let mut tests = TokenStream::new();
-    for (i, ty) in types.iter().enumerate() {
+    for (i, Matcher { ty, pattern, .. }) in matchers.iter().enumerate() {
         if i > 0 {
             tests.extend(quote!(||));
         }
-        tests.extend(quote_spanned!(ty.span()=> ::taskgroup::__private::leaf_is::<#ty>(#leaf)));
+        tests.extend(match pattern {
+            None => quote_spanned!(ty.span()=> ::taskgroup::__private::leaf_is::<#ty>(#leaf)),
+            Some(pattern) => {
+                let matcher = pattern_matcher(ty, std::slice::from_ref(pattern));
+                quote_spanned!(ty.span()=>
+                    ::taskgroup::__private::leaf_matches::<#ty>(#leaf, #matcher)
+                )
+            }
+        });
     }
     tests
+}
+
+/// `|error: &T| matches!(error, P1 | P2)`: the patterns match a `&T` by match ergonomics
+/// (they bind nothing: `valid.rs` refuses bindings). A pattern that matches every `T`
+/// (`StructError { .. }`) draws no `unreachable_patterns`, and a unit variant written
+/// `E::Unit { .. }`, as clauses must write it, no `clippy::unneeded_struct_pattern`.
+fn pattern_matcher(ty: &Type, patterns: &[Pat]) -> TokenStream {
+    // Mixed-site hygiene hides locals, not items: a user's `const error` would turn a plain
+    // `error` binding into a constant pattern. These names no user item has.
+    let error = private_ident("__taskgroup_error");
+    let matched = private_ident("__taskgroup_matched");
+    quote! {
+        |#error: &#ty| {
+            #[allow(unreachable_patterns, clippy::unneeded_struct_pattern)]
+            let #matched = ::core::matches!(#error, #(#patterns)|*);
+            #matched
+        }
+    }
 }
 
 /// ```text
@@ -237,12 +276,9 @@ fn handler_tokens(handler: &HandlerFn) -> TokenStream {
     let name = &item.sig.ident;
     let group = private_ident("group");
     let leaf = private_ident("leaf");
-    let checks: TokenStream = handler
-        .types
-        .iter()
-        .map(|ty| type_check(ty, None))
-        .collect();
-    let matches = any_of(&handler.types, &leaf);
+    let types = distinct_types(&handler.matchers);
+    let checks: TokenStream = types.iter().map(|ty| type_check(ty, None)).collect();
+    let matches = any_of(&handler.matchers, &leaf);
     let output_span = match &item.sig.output {
         ReturnType::Default => name.span(),
         ReturnType::Type(_, ty) => ty.span(),
@@ -251,7 +287,7 @@ fn handler_tokens(handler: &HandlerFn) -> TokenStream {
     // there), the typed group on the parameter (a mismatch gets its message there).
     let mut callee = name.clone();
     callee.set_span(name.span().located_at(output_span));
-    let call = match (&handler.types[..], item.sig.inputs.first()) {
+    let call = match (&types[..], item.sig.inputs.first()) {
         ([ty], Some(FnArg::Typed(param))) => {
             let typed = private_ident_at("typed", param.ty.span());
             let typed_group = quote_spanned!(ty.span()=>
@@ -329,6 +365,54 @@ mod tests {
         assert!(out.contains("TaskGroup :: new ()"));
     }
 
+    #[test]
+    fn a_path_followed_by_parentheses_or_braces_is_a_pattern() {
+        let out = expand(
+            "|tg| {} except* E::Timeout { .. } | E::Status(500..=599) as eg => f(eg),
+             except* io::Error | E::Io(_) => (), except* E => (), except* std::io::Error => ()",
+        );
+        assert!(out.contains("take_matching :: < E , _ >"), "{out}");
+        assert!(out.contains("leaf_matches :: < E >"), "{out}");
+        assert!(out.contains("take :: < E > ()"), "{out}");
+        assert!(out.contains("take :: < std :: io :: Error > ()"), "{out}");
+        assert!(!out.contains("compile_error"), "{out}");
+    }
+
+    #[test]
+    fn pattern_mistakes_are_refused() {
+        for (source, message) in [
+            ("|tg| {} except* E::V(e) => ()", "`e` binds a value"),
+            ("|tg| {} except* E::V { code } => ()", "write `code: _`"),
+            (
+                "|tg| {} except* E => (), except* E::V(..) => ()",
+                "would never run",
+            ),
+            (
+                "|tg| {} except* E::V(1) => (), except* E::V(1) => ()",
+                "would never run",
+            ),
+            (
+                "|tg| {} except* E | E::V(..) => ()",
+                "`E` already takes every `E`",
+            ),
+            (
+                "|tg| {} except* E::V(1) | E::V(1) => ()",
+                "listed twice in this clause",
+            ),
+            (
+                "|tg| {} except* ErrorGroup::V(..) => ()",
+                "cannot match `ErrorGroup`",
+            ),
+            ("|tg| {} except* E::V(..)", "`=>` and the clause's body"),
+        ] {
+            let out = match task_group(source.parse().expect("tokens")) {
+                Ok(tokens) => tokens.to_string(),
+                Err(error) => error.to_string(),
+            };
+            assert!(out.contains(message), "{source}: {out}");
+        }
+    }
+
     /// Prints expansions for docs/DSL.md: `cargo test -p taskgroup-macros print_expansion -- --nocapture`.
     #[test]
     fn print_expansion() {
@@ -338,7 +422,9 @@ mod tests {
             }
             except* ValueError as eg => println!(\"Handled ValueError: {eg}\"),
             except* TypeError | KeyError as eg => { log(eg); }
-            except* on_runtime_error,";
+            except* on_runtime_error,
+            except* FetchError::Timeout { .. } | FetchError::Status(500..=599) as eg => retry(eg),
+            except* io::Error | FetchError::Io(_) as eg => log(eg),";
         println!("{}", expand(scope));
         let handler = except_star(
             "ValueError".parse().unwrap(),

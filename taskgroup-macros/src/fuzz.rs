@@ -199,6 +199,11 @@ const TASK_GROUPS: &[&str] = &[
      except* on_runtime_error,",
     "deadline = at; |tg| tg.spawn(x) except* io::Error => Err(e)?, except* handlers::h",
     "|tg| {} except* A => {} except* B as b => if b.len() > 1 { Err(E)? }",
+    "policy = wait_all; |tg| { tg.spawn(f()); }
+     except* FetchError::Timeout { .. } | FetchError::Status(500..=599) as eg => retry(eg),
+     except* FetchError::Status(404 | 410) => (),
+     except* io::Error | FetchError::Io(_) as eg => log(eg),
+     except* FetchError as eg => log(eg),",
 ];
 
 const HANDLERS: &[(&str, &str)] = &[
@@ -209,6 +214,10 @@ const HANDLERS: &[(&str, &str)] = &[
     (
         "A, B",
         "pub async fn on_ab(eg: ErrorGroup) -> Result<(), E> { Ok(()) }",
+    ),
+    (
+        "FetchError::Timeout { .. }, FetchError::Status(500..=599)",
+        "async fn on_retry(eg: ErrorGroup<FetchError>) { }",
     ),
     (
         "std::io::Error,",

@@ -30,7 +30,7 @@ pub(crate) fn handler_type(item: &syn::ItemFn, body: HandlerImpl) -> TokenStream
         #vis struct #name {}
 
         impl ::taskgroup::__private::Handler for #name {
-            fn matches(#leaf: &::taskgroup::__private::Leaf) -> bool {
+            fn matches(#leaf: &::taskgroup::__private::Leaf) -> ::core::primitive::bool {
                 #matches
             }
 

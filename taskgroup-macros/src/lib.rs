@@ -12,6 +12,7 @@ mod expand;
 mod fallback;
 mod handler;
 mod parse;
+mod pattern;
 mod suggest;
 mod valid;
 

@@ -3,10 +3,11 @@
 
 use proc_macro2::{Spacing, Span, TokenStream, TokenTree};
 use syn::parse::{ParseStream, Parser};
-use syn::{Expr, Ident, Token, Type};
+use syn::{Expr, Ident, Pat, Path, Token, Type, token};
 
 use crate::ast::{
-    Binding, Clause, ClauseKind, ExceptStarInput, Handle, OPTIONS, OptionArg, TaskGroupInput,
+    Alternative, Binding, Clause, ClauseKind, ExceptStarInput, Handle, OPTIONS, OptionArg,
+    TaskGroupInput,
 };
 use crate::suggest::listed;
 
@@ -36,7 +37,7 @@ pub(crate) fn task_group(input: TokenStream) -> syn::Result<TaskGroupInput> {
 
 /// Parses the arguments and the item of `#[except_star(...)]`.
 pub(crate) fn except_star(args: TokenStream, item: TokenStream) -> syn::Result<ExceptStarInput> {
-    let types = type_list.parse2(args)?;
+    let alternatives = alternative_list.parse2(args)?;
     let item = syn::parse2::<syn::ItemFn>(item).map_err(|e| {
         syn::Error::new(
             e.span(),
@@ -44,7 +45,7 @@ pub(crate) fn except_star(args: TokenStream, item: TokenStream) -> syn::Result<E
              write `async fn on_value(eg: ErrorGroup<ValueError>) { ... }`",
         )
     })?;
-    Ok(ExceptStarInput { types, item })
+    Ok(ExceptStarInput { alternatives, item })
 }
 
 /// Splits `options; scope` at the first top-level `;`. The input has options only if it does
@@ -201,13 +202,13 @@ fn clause(input: ParseStream) -> syn::Result<Clause> {
             "expected an error type after `except*`, as in `except* ValueError as eg => { ... }`",
         ));
     }
-    let mut types = vec![error_type(input)?];
+    let mut alternatives = vec![alternative(input)?];
     while input.peek(Token![|]) || input.peek(Token![||]) {
         if input.peek(Token![||]) {
             return Err(input.error("separate the types with a single `|`: `except* A | B`"));
         }
         input.parse::<Token![|]>()?;
-        types.push(error_type(input)?);
+        alternatives.push(alternative(input)?);
     }
     let binding = if input.peek(Token![as]) {
         input.parse::<Token![as]>()?;
@@ -237,19 +238,28 @@ fn clause(input: ParseStream) -> syn::Result<Clause> {
         }
         return Ok(Clause {
             kind: ClauseKind::Inline {
-                types,
+                alternatives,
                 binding,
                 body,
             },
         });
     }
-    if binding.is_some() || types.len() > 1 {
+    if binding.is_some() || alternatives.len() > 1 {
         return Err(input
             .error("expected `=>` and the clause's body: write `except* A | B as eg => { ... }`"));
     }
-    let path = match types.pop() {
-        Some(Type::Path(type_path)) if type_path.qself.is_none() => type_path.path,
-        Some(other) => {
+    let path = match alternatives.pop() {
+        Some(Alternative::Type(Type::Path(type_path))) if type_path.qself.is_none() => {
+            type_path.path
+        }
+        Some(Alternative::Pattern(pat)) => {
+            return Err(syn::Error::new_spanned(
+                pat,
+                "expected `=>` and the clause's body after the pattern: \
+                 write `except* FetchError::Status(404) as eg => { ... }`",
+            ));
+        }
+        Some(Alternative::Type(other)) => {
             return Err(syn::Error::new_spanned(
                 other,
                 "expected a handler made with `#[except_star(...)]`, or `=>` and a body: \
@@ -288,6 +298,28 @@ fn ends_like_a_block(body: &Expr) -> bool {
     )
 }
 
+/// One alternative of an `except*` clause or of `#[except_star(...)]`: a Rust pattern if it
+/// is a path followed by `(...)` or `{...}` (`FetchError::Status(404)`,
+/// `FetchError::Timeout { .. }`), otherwise a type (`FetchError`, `std::io::Error`): a plain
+/// path stays a type, as clauses always read it.
+fn alternative(input: ParseStream) -> syn::Result<Alternative> {
+    let fork = input.fork();
+    let is_pattern =
+        fork.parse::<Path>().is_ok() && (fork.peek(token::Paren) || fork.peek(token::Brace));
+    if !is_pattern {
+        return error_type(input).map(Alternative::Type);
+    }
+    Pat::parse_single(input)
+        .map(Alternative::Pattern)
+        .map_err(|e| {
+            syn::Error::new(
+                e.span(),
+                "expected a pattern on an error type, such as `FetchError::Status(404)` or \
+             `FetchError::Timeout { .. }`",
+            )
+        })
+}
+
 /// One type in an `except*` clause or in `#[except_star(...)]`.
 fn error_type(input: ParseStream) -> syn::Result<Type> {
     if input.peek(syn::Lit) {
@@ -303,11 +335,11 @@ fn error_type(input: ParseStream) -> syn::Result<Type> {
     })
 }
 
-/// `T1, T2, ...` in `#[except_star(...)]` (a trailing `,` allowed).
-fn type_list(input: ParseStream) -> syn::Result<Vec<Type>> {
+/// `T1, E::V(..), ...` in `#[except_star(...)]` (a trailing `,` allowed).
+fn alternative_list(input: ParseStream) -> syn::Result<Vec<Alternative>> {
     let mut types = Vec::new();
     while !input.is_empty() {
-        types.push(error_type(input)?);
+        types.push(alternative(input)?);
         if input.is_empty() {
             break;
         }

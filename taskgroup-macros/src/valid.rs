@@ -8,11 +8,12 @@ use std::collections::HashSet;
 
 use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, quote_spanned};
-use syn::{Expr, FnArg, GenericArgument, Ident, Path, PathArguments, Type};
+use syn::{Expr, FnArg, GenericArgument, Ident, Pat, Path, PathArguments, Type};
 
 use crate::ast::{
-    Binding, ClauseKind, ExceptStarInput, Handle, OPTIONS, OptionArg, TaskGroupInput,
+    Alternative, Binding, ClauseKind, ExceptStarInput, Handle, OPTIONS, OptionArg, TaskGroupInput,
 };
+use crate::pattern::{check_no_bindings, error_type_of, pattern_text};
 use crate::suggest::{did_you_mean_hint, listed};
 
 /// The policies by name, with the `Policy` variant each stands for.
@@ -59,20 +60,139 @@ pub(crate) struct BuilderCall {
 }
 
 pub(crate) enum CheckedClause {
-    /// `except* T as eg => body`: a typed group.
+    /// `except* T as eg => body` or `except* T::V(..) | T::W { .. } as eg => body`: one
+    /// error type, a typed group.
     One {
-        ty: Type,
+        ty: Box<Type>,
+        /// The patterns on `ty`; empty for the whole type.
+        patterns: Vec<Pat>,
         binding: Option<Binding>,
         body: Expr,
     },
-    /// `except* A | B as eg => body`: an untyped group.
+    /// `except* A | B::V(..) as eg => body`: several error types, an untyped group.
     Any {
-        types: Vec<Type>,
+        matchers: Vec<Matcher>,
         binding: Option<Binding>,
         body: Expr,
     },
     /// `except* handler`.
     Handler(Path),
+}
+
+/// One checked alternative: every leaf of `ty`, or those that `pattern` matches.
+pub(crate) struct Matcher {
+    pub ty: Type,
+    pub pattern: Option<Pat>,
+    /// `ty` as written, the key of "listed twice" and "never runs".
+    type_name: String,
+    /// The alternative as written.
+    text: String,
+}
+
+/// The error types of some matchers, each once, in the order written.
+pub(crate) fn distinct_types(matchers: &[Matcher]) -> Vec<&Type> {
+    let mut seen = HashSet::new();
+    matchers
+        .iter()
+        .filter(|m| seen.insert(m.type_name.as_str()))
+        .map(|m| &m.ty)
+        .collect()
+}
+
+/// What earlier clauses take: whole types, and patterns by their text.
+#[derive(Default)]
+struct Taken {
+    types: HashSet<String>,
+    patterns: HashSet<String>,
+}
+
+impl Taken {
+    /// Whether an earlier clause takes every leaf `matcher` matches.
+    fn covers(&self, matcher: &Matcher) -> bool {
+        self.types.contains(&matcher.type_name)
+            || (matcher.pattern.is_some() && self.patterns.contains(&matcher.text))
+    }
+
+    fn record(&mut self, matcher: &Matcher) {
+        match matcher.pattern {
+            None => self.types.insert(matcher.type_name.clone()),
+            Some(_) => self.patterns.insert(matcher.text.clone()),
+        };
+    }
+}
+
+/// Checks the alternatives of one clause or handler: each a path to an error type or a
+/// pattern on one, none listed twice, no pattern beside its whole type. Returns the
+/// matchers (those that could be read) and whether all is fine. `twice` ends the "listed
+/// twice" message.
+fn matchers(
+    alternatives: Vec<Alternative>,
+    twice: &str,
+    errors: &mut Errors,
+) -> (Vec<Matcher>, bool) {
+    let mut ok = true;
+    let mut matchers: Vec<Matcher> = Vec::new();
+    for alternative in alternatives {
+        let matcher = match alternative {
+            Alternative::Type(ty) => {
+                ok &= error_type(&ty, errors);
+                let type_name = type_name(&ty);
+                Matcher {
+                    text: type_name.clone(),
+                    type_name,
+                    ty,
+                    pattern: None,
+                }
+            }
+            Alternative::Pattern(pat) => {
+                let ty = match error_type_of(&pat) {
+                    Ok(ty) => ty,
+                    Err(e) => {
+                        errors.push(e);
+                        ok = false;
+                        continue;
+                    }
+                };
+                ok &= error_type(&ty, errors);
+                ok &= check_no_bindings(&pat, errors);
+                Matcher {
+                    type_name: type_name(&ty),
+                    text: pattern_text(&pat),
+                    ty,
+                    pattern: Some(pat),
+                }
+            }
+        };
+        let spanned: &dyn ToTokens = match &matcher.pattern {
+            Some(pat) => pat,
+            None => &matcher.ty,
+        };
+        if matchers.iter().any(|m| m.text == matcher.text) {
+            ok = false;
+            errors.push(syn::Error::new_spanned(
+                spanned,
+                format!("`{}` is listed twice{twice}: remove one", matcher.text),
+            ));
+        } else if let Some(whole) = matchers.iter().find(|m| {
+            m.type_name == matcher.type_name && (m.pattern.is_none() || matcher.pattern.is_none())
+        }) {
+            ok = false;
+            let (pattern, ty) = if matcher.pattern.is_some() {
+                (&matcher.text, &whole.text)
+            } else {
+                (&whole.text, &matcher.text)
+            };
+            errors.push(syn::Error::new_spanned(
+                spanned,
+                format!(
+                    "`{ty}` already takes every `{ty}`, so `{pattern}` beside it adds nothing: \
+                     keep `{ty}`, or only the patterns"
+                ),
+            ));
+        }
+        matchers.push(matcher);
+    }
+    (matchers, ok)
 }
 
 /// Checks a parsed `task_group!`.
@@ -93,53 +213,44 @@ pub(crate) fn task_group(input: TaskGroupInput, errors: &mut Errors) -> Scope {
     }
 
     let has_clauses = !clauses.is_empty();
-    let mut seen = HashSet::new();
+    let mut taken = Taken::default();
     let mut checked = Vec::new();
     for clause in clauses {
         match clause.kind {
             ClauseKind::Inline {
-                types,
+                alternatives,
                 binding,
                 body,
             } => {
-                let mut ok = true;
-                let mut in_clause = HashSet::new();
-                for ty in &types {
-                    ok &= error_type(ty, errors);
-                    let name = type_name(ty);
-                    if !in_clause.insert(name.clone()) {
-                        ok = false;
-                        errors.push(syn::Error::new_spanned(
-                            ty,
-                            format!("`{name}` is listed twice in this clause: remove one"),
-                        ));
-                    }
-                }
-                // A clause all of whose types an earlier clause takes would never run.
-                if ok && in_clause.iter().all(|name| seen.contains(name)) {
+                let (matchers, mut ok) = matchers(alternatives, " in this clause", errors);
+                // A clause all of whose alternatives earlier clauses take would never run.
+                if ok && matchers.iter().all(|m| taken.covers(m)) {
                     ok = false;
-                    let names: Vec<String> = types.iter().map(|ty| type_name(ty)).collect();
-                    errors.push(syn::Error::new_spanned(
-                        &types[0],
-                        format!(
-                            "this clause would never run: earlier clauses already take every \
-                             `{}` (a leaf goes to the first clause that matches it); remove \
-                             this clause or merge it into the earlier one",
-                            names.join(" | ")
-                        ),
-                    ));
+                    errors.push(never_runs(&matchers));
                 }
-                seen.extend(in_clause);
+                for matcher in &matchers {
+                    taken.record(matcher);
+                }
                 if !ok {
                     continue;
                 }
-                let mut types = types;
-                if types.len() == 1 {
-                    let ty = types.remove(0);
-                    checked.push(CheckedClause::One { ty, binding, body });
+                if distinct_types(&matchers).len() == 1 {
+                    let mut patterns = Vec::new();
+                    let mut ty = None;
+                    for matcher in matchers {
+                        patterns.extend(matcher.pattern);
+                        ty.get_or_insert(Box::new(matcher.ty));
+                    }
+                    let Some(ty) = ty else { continue };
+                    checked.push(CheckedClause::One {
+                        ty,
+                        patterns,
+                        binding,
+                        body,
+                    });
                 } else {
                     checked.push(CheckedClause::Any {
-                        types,
+                        matchers,
                         binding,
                         body,
                     });
@@ -166,6 +277,31 @@ pub(crate) fn task_group(input: TaskGroupInput, errors: &mut Errors) -> Scope {
         has_clauses,
         clauses: checked,
     }
+}
+
+/// "this clause would never run", on its first alternative.
+fn never_runs(matchers: &[Matcher]) -> syn::Error {
+    let first: &dyn ToTokens = match &matchers[0].pattern {
+        Some(pat) => pat,
+        None => &matchers[0].ty,
+    };
+    let names: Vec<&str> = matchers.iter().map(|m| m.text.as_str()).collect();
+    let names = names.join(" | ");
+    let message = if matchers.iter().all(|m| m.pattern.is_none()) {
+        format!(
+            "this clause would never run: earlier clauses already take every `{names}` (a leaf \
+             goes to the first clause that matches it); remove this clause or merge it into \
+             the earlier one"
+        )
+    } else {
+        format!(
+            "this clause would never run: earlier clauses already take every error that \
+             `{names}` matches (a leaf goes to the first clause that matches it, and \
+             `except* T` takes every `T`); move this clause above the one that takes its \
+             errors, or remove it"
+        )
+    };
+    syn::Error::new_spanned(first, message)
 }
 
 /// The builder calls, and whether `local = true` was given.
@@ -367,17 +503,17 @@ pub(crate) fn type_name(ty: &dyn ToTokens) -> String {
 
 /// A checked `#[except_star]` handler.
 pub(crate) struct HandlerFn {
-    pub types: Vec<Type>,
+    pub matchers: Vec<Matcher>,
     pub item: syn::ItemFn,
 }
 
 /// Checks a parsed `#[except_star]`.
 pub(crate) fn except_star(input: ExceptStarInput, errors: &mut Errors) -> HandlerFn {
-    let ExceptStarInput { types, item } = input;
+    let ExceptStarInput { alternatives, item } = input;
     let sig = &item.sig;
     let name = &sig.ident;
 
-    if types.is_empty() {
+    if alternatives.is_empty() {
         errors.push(syn::Error::new(
             Span::call_site(),
             format!(
@@ -386,18 +522,10 @@ pub(crate) fn except_star(input: ExceptStarInput, errors: &mut Errors) -> Handle
             ),
         ));
     }
-    let mut types_ok = !types.is_empty();
-    let mut seen = HashSet::new();
-    for ty in &types {
-        types_ok &= error_type(ty, errors);
-        if !seen.insert(type_name(ty)) {
-            types_ok = false;
-            errors.push(syn::Error::new_spanned(
-                ty,
-                format!("`{}` is listed twice: remove one", type_name(ty)),
-            ));
-        }
-    }
+    let listed = !alternatives.is_empty();
+    let (matchers, ok) = matchers(alternatives, "", errors);
+    let types_ok = listed && ok;
+    let types = distinct_types(&matchers);
 
     if sig.asyncness.is_none() {
         errors.push(syn::Error::new(
@@ -477,10 +605,10 @@ pub(crate) fn except_star(input: ExceptStarInput, errors: &mut Errors) -> Handle
         ));
     }
 
-    HandlerFn { types, item }
+    HandlerFn { matchers, item }
 }
 
-fn expected_param(types: &[Type]) -> String {
+fn expected_param(types: &[&Type]) -> String {
     match types {
         [one] => format!("ErrorGroup<{}>", type_name(one)),
         _ => "ErrorGroup".to_owned(),
@@ -489,7 +617,7 @@ fn expected_param(types: &[Type]) -> String {
 
 /// `ErrorGroup<T>` for one listed type, `ErrorGroup` (or `ErrorGroup<AnyError>`) for several.
 /// Paths may differ (`io::Error` against `std::io::Error`): the type checker has the last word.
-fn param_matches(param: &Type, types: &[Type]) -> bool {
+fn param_matches(param: &Type, types: &[&Type]) -> bool {
     let Type::Path(param) = peel(param) else {
         return false;
     };
