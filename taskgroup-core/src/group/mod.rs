@@ -14,7 +14,7 @@
 //! - `wakers`: the waiting children's wakers.
 //! - `arrivals`: local children spawned since the scope last polled; `local`: spawning them.
 //! - `scope`: the future of `run`, one method per step.
-//! - `start`, `spawner`, `task`, `locality`: the public pieces.
+//! - `start`, `spawner`, `task`, `locality`, `control`, `settled`: the public pieces.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -23,11 +23,10 @@ use std::marker::PhantomData;
 use std::pin::{Pin, pin};
 use std::sync::{Arc, Mutex};
 
-use tokio_util::sync::CancellationToken;
-
 mod arrivals;
 mod cell;
 mod child;
+mod control;
 mod current;
 mod ending;
 mod in_cell;
@@ -57,7 +56,6 @@ pub use task::Task;
 use arrivals::Arrivals;
 use scope::Scope;
 use spawn::spawn_or_resolve;
-use state::Stop;
 
 use crate::config::{Builder, Config};
 use crate::error_group::{ErrorGroup, TASK_GROUP_MESSAGE};
@@ -151,6 +149,99 @@ impl<'env> TaskGroup<'env> {
     /// ```
     pub fn builder() -> Builder {
         Builder::default()
+    }
+
+    /// Starts a *local* child: a future that may borrow the caller's locals (`&` and `&mut`),
+    /// polled on the scope's own task rather than spawned on the runtime. It lives under the
+    /// same policy, limit, cancellation and error collection as spawned children, and the
+    /// scope does not return before it finishes. Local children run concurrently with the
+    /// body, not in parallel: use them for I/O-bound work that borrows, and
+    /// [`spawn`](Self::spawn) for parallel work.
+    ///
+    /// The future must be `Send` so that the scope itself stays `Send`; it need not be
+    /// `'static`. For non-`Send` local children, use a [`Local`] group
+    /// ([`TaskGroup::new_local`]). If the group no longer accepts children the future is
+    /// dropped unpolled and the handle says why. A panic in the future, or in its
+    /// destructor, is the child's [`TaskPanic`](crate::TaskPanic), never the scope's.
+    ///
+    /// # Examples
+    /// ```
+    /// # use taskgroup_core as taskgroup;
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use taskgroup::{Member, TaskGroup};
+    ///
+    /// let mut hits = 0;
+    /// let names = vec!["a".to_string(), "b".to_string()];
+    /// {
+    ///     // The group holds its borrows until it is dropped, as `task_group!`'s block does.
+    ///     let tg = TaskGroup::new();
+    ///     tg.run(async {
+    ///         tg.spawn_local(async {
+    ///             hits += names.len(); // borrows `names`, mutates `hits`
+    ///         });
+    ///         Ok::<_, Member>(())
+    ///     })
+    ///     .await
+    ///     .unwrap();
+    /// }
+    /// assert_eq!(hits, 2);
+    /// # }
+    /// ```
+    pub fn spawn_local<F>(&self, future: F) -> Task<<F::Output as TaskOutput>::Ok>
+    where
+        F: Future + Send + 'env,
+        F::Output: TaskOutput,
+    {
+        self.local_child(future, |child| Box::pin(child))
+    }
+}
+
+impl<'env> TaskGroup<'env, Local> {
+    /// A [`Local`] group: its local children may be non-`Send`, and its scope is not `Send`.
+    ///
+    /// # Examples
+    /// ```
+    /// # use taskgroup_core as taskgroup;
+    /// let tg = taskgroup::TaskGroup::new_local();
+    /// # drop(tg);
+    /// ```
+    pub fn new_local() -> Self {
+        Self::with_config(Config::default())
+    }
+
+    /// Like [`TaskGroup::spawn_local`], for futures that are not `Send`.
+    ///
+    /// # Examples
+    /// ```
+    /// # use taskgroup_core as taskgroup;
+    /// # fn main() {
+    /// use std::cell::RefCell;
+    /// use std::rc::Rc;
+    /// use taskgroup::{Member, TaskGroup};
+    ///
+    /// let log = Rc::new(RefCell::new(Vec::new()));
+    /// let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    /// rt.block_on(async {
+    ///     let tg = TaskGroup::new_local();
+    ///     tg.run(async {
+    ///         for word in ["not", "Send"] {
+    ///             let log = Rc::clone(&log); // an Rc: this future is not Send
+    ///             tg.spawn_local(async move { log.borrow_mut().push(word) });
+    ///         }
+    ///         Ok::<_, Member>(())
+    ///     })
+    ///     .await
+    ///     .unwrap();
+    /// });
+    /// assert_eq!(*log.borrow(), ["not", "Send"]);
+    /// # }
+    /// ```
+    pub fn spawn_local<F>(&self, future: F) -> Task<<F::Output as TaskOutput>::Ok>
+    where
+        F: Future + 'env,
+        F::Output: TaskOutput,
+    {
+        self.local_child(future, |child| Box::pin(child))
     }
 }
 
@@ -306,76 +397,6 @@ impl<'env, K: Locality> TaskGroup<'env, K> {
         F::Output: TaskOutput,
     {
         self.shared.spawn(None, future)
-    }
-
-    /// An owned handle that spawns into this group from anywhere, children included.
-    ///
-    /// # Examples
-    /// ```
-    /// # use taskgroup_core as taskgroup;
-    /// let tg = taskgroup::TaskGroup::new();
-    /// let spawner = tg.spawner();
-    /// # drop(spawner);
-    /// ```
-    pub fn spawner(&self) -> Spawner {
-        Spawner {
-            shared: Arc::clone(&self.shared),
-        }
-    }
-
-    /// Cancels every child and the body's pending `.await` (with a
-    /// [`grace`](Builder::grace) period: signals the [`token`](Self::token) first). Not a
-    /// failure: the scope returns without error if the body had finished (or returned during
-    /// the grace period), and with [`BodyCancelled`](crate::BodyCancelled) if it had not.
-    /// Calling it again, or after another stop, changes nothing.
-    ///
-    /// # Examples
-    /// ```
-    /// # use taskgroup_core as taskgroup;
-    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-    /// let tg = taskgroup::TaskGroup::new();
-    /// let idle = tg
-    ///     .run(async {
-    ///         let idle = tg.spawn(std::future::pending::<()>());
-    ///         tg.cancel(); // the body then returns: no error
-    ///         Ok::<_, std::io::Error>(idle)
-    ///     })
-    ///     .await
-    ///     .unwrap();
-    /// assert_eq!(idle.result(), Err(taskgroup::TaskError::Cancelled));
-    /// # }
-    /// ```
-    pub fn cancel(&self) {
-        self.shared.stop(Stop::Cancelled);
-    }
-
-    /// Whether the group has stopped accepting children.
-    ///
-    /// # Examples
-    /// ```
-    /// # use taskgroup_core as taskgroup;
-    /// let tg = taskgroup::TaskGroup::new();
-    /// tg.cancel();
-    /// assert!(tg.is_stopped());
-    /// ```
-    pub fn is_stopped(&self) -> bool {
-        self.shared.load().is_refusing()
-    }
-
-    /// The group's cancellation token: cancelled when the group starts cancelling. With a
-    /// [`grace`](Builder::grace) period, children and the body watch it to clean up before
-    /// they are aborted.
-    ///
-    /// # Examples
-    /// ```
-    /// # use taskgroup_core as taskgroup;
-    /// let tg = taskgroup::TaskGroup::new();
-    /// let token = tg.token();
-    /// tg.cancel();
-    /// assert!(token.is_cancelled());
-    /// ```
-    pub fn token(&self) -> CancellationToken {
-        self.shared.token.clone()
     }
 
     /// Runs `body` as the scope: returns when the body has finished and every child has
