@@ -130,7 +130,7 @@ impl Leaf {
     /// Gives the boxed error back. An `anyhow::Error` is boxed with
     /// `reallocate_into_boxed_dyn_error_without_backtrace` (the box is the original error, or
     /// its outermost context), an `eyre::Report` with its `From`; to keep them whole, take
-    /// them by reference with [`as_anyhow`](Self::as_anyhow) / `as_eyre`.
+    /// them by reference with `as_anyhow` / `as_eyre` (features `anyhow`, `eyre`).
     pub fn into_error(self) -> BoxError {
         self.error.into_boxed()
     }
