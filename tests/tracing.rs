@@ -14,12 +14,17 @@ use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Metadata, Subscriber};
 
+/// A span: its id, its parent's, and its name with its fields.
+type SpanRecord = (u64, Option<u64>, String);
+/// An event: the span it happened in, and its fields.
+type EventRecord = (Option<u64>, String);
+
 /// Records span names with their fields, and events with the span they happened in.
 #[derive(Clone, Default)]
 struct Recorder {
     next: Arc<AtomicU64>,
-    spans: Arc<Mutex<Vec<(u64, Option<u64>, String)>>>,
-    events: Arc<Mutex<Vec<(Option<u64>, String)>>>,
+    spans: Arc<Mutex<Vec<SpanRecord>>>,
+    events: Arc<Mutex<Vec<EventRecord>>>,
     current: Arc<Mutex<Vec<u64>>>,
 }
 

@@ -27,7 +27,7 @@ impl<'env, K: Locality> TaskGroup<'env, K> {
     }
 
     /// Cancels every child and the body's pending `.await` (with a
-    /// [`grace`](Builder::grace) period: signals the [`token`](Self::token) first). Not a
+    /// [`grace`](crate::Builder::grace) period: signals the [`token`](Self::token) first). Not a
     /// failure: the scope returns without error if the body had finished (or returned during
     /// the grace period), and with [`BodyCancelled`](crate::BodyCancelled) if it had not.
     /// Calling it again, or after another stop, changes nothing.
@@ -66,7 +66,7 @@ impl<'env, K: Locality> TaskGroup<'env, K> {
     }
 
     /// The group's cancellation token: cancelled when the group starts cancelling. With a
-    /// [`grace`](Builder::grace) period, children and the body watch it to clean up before
+    /// [`grace`](crate::Builder::grace) period, children and the body watch it to clean up before
     /// they are aborted.
     ///
     /// # Examples
