@@ -4,7 +4,9 @@ use crate::leaf::Member;
 use crate::task_error::TaskError;
 
 /// What a child's future may return: `Result<T, E>` for any error `E` that converts into a
-/// [`Member`] (every `std::error::Error + Send + Sync + 'static`, and `ErrorGroup`), or `()`.
+/// [`Member`] (every `std::error::Error + Send + Sync + 'static`, `ErrorGroup`,
+/// `Box<dyn Error + Send + Sync>`, strings, and with their features `anyhow::Error` and
+/// `eyre::Report`), or `()`.
 /// A future that returns a plain value is spawned with
 /// [`TaskGroup::spawn_value`](crate::TaskGroup::spawn_value) or wrapped in
 /// [`value`](crate::value).
