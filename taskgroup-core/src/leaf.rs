@@ -160,6 +160,7 @@ impl Leaf {
     /// The `anyhow::Error` itself, if the leaf was made from one (its chain, context and
     /// backtrace as the child returned them).
     #[cfg(feature = "anyhow")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "anyhow")))]
     pub fn as_anyhow(&self) -> Option<&anyhow::Error> {
         match &self.error {
             Payload::Anyhow(error) => Some(error),
@@ -169,6 +170,7 @@ impl Leaf {
 
     /// The `eyre::Report` itself, if the leaf was made from one.
     #[cfg(feature = "eyre")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "eyre")))]
     pub fn as_eyre(&self) -> Option<&eyre::Report> {
         match &self.error {
             Payload::Eyre(report) => Some(report),

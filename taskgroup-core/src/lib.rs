@@ -5,6 +5,7 @@
 //! cancelled, with every failure gathered in one [`ErrorGroup`] that can be taken apart by type.
 //! Most code reaches this through the `task_group!` macro of the `taskgroup` crate.
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 
 mod cancel;
