@@ -5,7 +5,7 @@ use std::error::Error as StdError;
 use std::fmt;
 use std::marker::PhantomData;
 
-use crate::leaf::{Leaf, Member};
+use crate::leaf::{Leaf, TaskInfo};
 
 /// The message of the group a scope returns, as CPython's TaskGroup words it.
 pub const TASK_GROUP_MESSAGE: &str = "unhandled errors in a TaskGroup";
@@ -340,23 +340,96 @@ error_types!(A B C D E F);
 error_types!(A B C D E F G);
 error_types!(A B C D E F G H);
 
-impl<E: ?Sized> fmt::Display for ErrorGroup<E> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if f.alternate() {
-            return crate::render::traceback(self.message(), self.members(), f);
-        }
-        let n = self.members.len();
-        let plural = if n == 1 { "" } else { "s" };
-        write!(f, "{} ({n} sub-exception{plural})", self.message)
-    }
-}
-
-impl<E: ?Sized> fmt::Debug for ErrorGroup<E> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        crate::render::debug(self.message(), self.members(), f)
-    }
-}
-
 /// Only the untyped group is an error, so that `?` nests it whole into an enclosing group;
 /// convert a typed view with [`ErrorGroup::into_untyped`] first.
 impl StdError for ErrorGroup {}
+
+/// One member of an [`ErrorGroup`]: a single error or a nested group.
+///
+/// Everything that converts into a `Box<dyn Error + Send + Sync>` converts into a `Member`,
+/// which is what lets `?` raise any error into a group: every
+/// `E: std::error::Error + Send + Sync + 'static`, a `Box<dyn Error + Send + Sync>` itself, an
+/// `anyhow::Error` / `eyre::Report` (features `anyhow`, `eyre`) and a message (`String`,
+/// `&'static str`). Some are recognised and kept whole:
+/// - an [`ErrorGroup`] becomes [`Member::Group`], never flattened (also when boxed, or in an
+///   anyhow/eyre error without context);
+/// - a [`StartError::Failed`](crate::StartError::Failed) becomes the child's own failure, so that `tg.start(..).await?`
+///   raises the original error (an `io::Error` from a bind, say) as Trio's `start` re-raises
+///   it; the leaf's [`task`](Leaf::task) is the started child's. Other `StartError`s are
+///   leaves of their own;
+/// - a `Box<dyn Error + Send + Sync>`, an `anyhow::Error` and an `eyre::Report` are stored as
+///   they are and matched by the error inside (see [`Leaf`]);
+/// - a message is a leaf of type name `Error`, as `Box::<dyn Error>::from(message)` makes it.
+///
+/// ```
+/// # use taskgroup_core as taskgroup;
+/// use taskgroup::Member;
+/// let member = Member::from(std::io::Error::other("disk full"));
+/// assert!(member.is::<std::io::Error>());
+/// let message = Member::from("no route");
+/// assert_eq!((message.type_name(), message.to_string().as_str()), ("Error", "no route"));
+/// ```
+#[derive(Debug)]
+pub enum Member {
+    /// A single error.
+    Leaf(Leaf),
+    /// A nested group, such as the one an inner scope returned.
+    Group(ErrorGroup),
+}
+
+impl Member {
+    /// The leaf, if this member is one.
+    pub fn as_leaf(&self) -> Option<&Leaf> {
+        match self {
+            Member::Leaf(leaf) => Some(leaf),
+            Member::Group(_) => None,
+        }
+    }
+
+    /// The nested group, if this member is one.
+    pub fn as_group(&self) -> Option<&ErrorGroup> {
+        match self {
+            Member::Group(group) => Some(group),
+            Member::Leaf(_) => None,
+        }
+    }
+
+    /// The short type name: the leaf's, or `ErrorGroup`.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Member::Leaf(leaf) => leaf.type_name(),
+            Member::Group(_) => "ErrorGroup",
+        }
+    }
+
+    /// Whether this member is a leaf of type `E`.
+    pub fn is<E: StdError + 'static>(&self) -> bool {
+        self.as_leaf().is_some_and(Leaf::is::<E>)
+    }
+
+    /// The leaf's error as an `E`, if it is one.
+    pub fn downcast_ref<E: StdError + 'static>(&self) -> Option<&E> {
+        self.as_leaf().and_then(Leaf::downcast_ref::<E>)
+    }
+
+    pub(crate) fn tag_task(&mut self, info: &TaskInfo) {
+        if let Member::Leaf(leaf) = self {
+            leaf.set_task(info);
+        }
+    }
+}
+
+impl fmt::Display for Member {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Member::Leaf(leaf) => fmt::Display::fmt(leaf, f),
+            Member::Group(group) => fmt::Display::fmt(group, f),
+        }
+    }
+}
+
+impl From<Leaf> for Member {
+    fn from(leaf: Leaf) -> Self {
+        Member::Leaf(leaf)
+    }
+}

@@ -9,7 +9,8 @@ use std::fmt;
 use std::future::Future;
 
 use crate::error_group::ErrorGroup;
-use crate::leaf::{Leaf, Member};
+use crate::error_group::Member;
+use crate::leaf::Leaf;
 
 /// What a scope with `except*` clauses gives back: its value, the news that every error was
 /// handled, or the errors that remain.

@@ -21,7 +21,7 @@ use std::any::{Any, TypeId};
 use std::error::Error as StdError;
 use std::fmt;
 
-use crate::leaf::{BoxError, short_type_name};
+use crate::box_error::{BoxError, short_type_name};
 
 /// What a [`Leaf`](crate::Leaf) holds: a boxed error, or an anyhow/eyre error kept whole so
 /// that its chain, context and backtrace stay with it.

@@ -8,7 +8,8 @@ use std::task::{Context, Poll};
 
 use crate::TaskGroup;
 use crate::config::Policy;
-use crate::leaf::{Leaf, Member, TaskPanic};
+use crate::error_group::Member;
+use crate::leaf::{Leaf, TaskPanic};
 use crate::task_output::TaskOutput;
 
 pin_project_lite::pin_project! {

@@ -4,12 +4,8 @@ use std::error::Error as StdError;
 use std::fmt;
 use std::sync::Arc;
 
-use crate::ErrorGroup;
-use crate::foreign::{self, Payload};
-use crate::group::StartError;
-
-/// A boxed error as stored in a leaf.
-pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
+use crate::box_error::{BoxError, short_type_name};
+use crate::foreign::Payload;
 
 /// Which task an error came from: tokio's task id and the name given at spawn.
 #[derive(Clone, Debug)]
@@ -41,7 +37,7 @@ impl fmt::Display for TaskInfo {
     }
 }
 
-/// One error in an [`ErrorGroup`]: the error itself, its type's short name and, when a
+/// One error in an [`ErrorGroup`](crate::ErrorGroup): the error itself, its type's short name and, when a
 /// task raised it, that task's [`TaskInfo`].
 ///
 /// A leaf made from an error whose type is erased keeps it whole and still answers for the
@@ -97,7 +93,7 @@ impl Leaf {
         }
     }
 
-    fn from_payload(error: Payload) -> Self {
+    pub(crate) fn from_payload(error: Payload) -> Self {
         Leaf {
             type_name: error.type_name(),
             error,
@@ -137,7 +133,7 @@ impl Leaf {
 
     /// Whether the error is an `E`: the error itself or, for an anyhow or eyre leaf, any error
     /// of its chain (see [`Leaf`]). This is what `except* E` and
-    /// [`ErrorGroup::contains`] ask.
+    /// [`ErrorGroup::contains`](crate::ErrorGroup::contains) ask.
     ///
     /// ```
     /// # use taskgroup_core as taskgroup;
@@ -196,196 +192,6 @@ impl fmt::Debug for Leaf {
             s.field("task", task);
         }
         s.finish()
-    }
-}
-
-/// `std::any::type_name` without the module path or generic arguments.
-pub(crate) fn short_type_name(full: &'static str) -> &'static str {
-    let base = full.split('<').next().unwrap_or(full);
-    base.rsplit("::").next().unwrap_or(base)
-}
-
-/// One member of an [`ErrorGroup`]: a single error or a nested group.
-///
-/// Everything that converts into a `Box<dyn Error + Send + Sync>` converts into a `Member`,
-/// which is what lets `?` raise any error into a group: every
-/// `E: std::error::Error + Send + Sync + 'static`, a `Box<dyn Error + Send + Sync>` itself, an
-/// `anyhow::Error` / `eyre::Report` (features `anyhow`, `eyre`) and a message (`String`,
-/// `&'static str`). Some are recognised and kept whole:
-/// - an [`ErrorGroup`] becomes [`Member::Group`], never flattened (also when boxed, or in an
-///   anyhow/eyre error without context);
-/// - a [`StartError::Failed`] becomes the child's own failure, so that `tg.start(..).await?`
-///   raises the original error (an `io::Error` from a bind, say) as Trio's `start` re-raises
-///   it; the leaf's [`task`](Leaf::task) is the started child's. Other `StartError`s are
-///   leaves of their own;
-/// - a `Box<dyn Error + Send + Sync>`, an `anyhow::Error` and an `eyre::Report` are stored as
-///   they are and matched by the error inside (see [`Leaf`]);
-/// - a message is a leaf of type name `Error`, as `Box::<dyn Error>::from(message)` makes it.
-///
-/// ```
-/// # use taskgroup_core as taskgroup;
-/// use taskgroup::Member;
-/// let member = Member::from(std::io::Error::other("disk full"));
-/// assert!(member.is::<std::io::Error>());
-/// let message = Member::from("no route");
-/// assert_eq!((message.type_name(), message.to_string().as_str()), ("Error", "no route"));
-/// ```
-#[derive(Debug)]
-pub enum Member {
-    /// A single error.
-    Leaf(Leaf),
-    /// A nested group, such as the one an inner scope returned.
-    Group(ErrorGroup),
-}
-
-impl Member {
-    /// The leaf, if this member is one.
-    pub fn as_leaf(&self) -> Option<&Leaf> {
-        match self {
-            Member::Leaf(leaf) => Some(leaf),
-            Member::Group(_) => None,
-        }
-    }
-
-    /// The nested group, if this member is one.
-    pub fn as_group(&self) -> Option<&ErrorGroup> {
-        match self {
-            Member::Group(group) => Some(group),
-            Member::Leaf(_) => None,
-        }
-    }
-
-    /// The short type name: the leaf's, or `ErrorGroup`.
-    pub fn type_name(&self) -> &'static str {
-        match self {
-            Member::Leaf(leaf) => leaf.type_name(),
-            Member::Group(_) => "ErrorGroup",
-        }
-    }
-
-    /// Whether this member is a leaf of type `E`.
-    pub fn is<E: StdError + 'static>(&self) -> bool {
-        self.as_leaf().is_some_and(Leaf::is::<E>)
-    }
-
-    /// The leaf's error as an `E`, if it is one.
-    pub fn downcast_ref<E: StdError + 'static>(&self) -> Option<&E> {
-        self.as_leaf().and_then(Leaf::downcast_ref::<E>)
-    }
-
-    pub(crate) fn tag_task(&mut self, info: &TaskInfo) {
-        if let Member::Leaf(leaf) = self {
-            leaf.set_task(info);
-        }
-    }
-}
-
-impl fmt::Display for Member {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Member::Leaf(leaf) => fmt::Display::fmt(leaf, f),
-            Member::Group(group) => fmt::Display::fmt(group, f),
-        }
-    }
-}
-
-impl<E: Into<BoxError> + 'static> From<E> for Member {
-    fn from(error: E) -> Self {
-        // Each test is on a constant `TypeId`, so a monomorphised `from` keeps one branch.
-        let error = match foreign::take::<ErrorGroup, E>(error) {
-            Ok(group) => return Member::Group(group),
-            Err(error) => error,
-        };
-        let error = match foreign::take::<StartError, E>(error) {
-            Ok(start) => return start.into_member(),
-            Err(error) => error,
-        };
-        let error = match foreign::take::<BoxError, E>(error) {
-            Ok(boxed) => return Member::from_boxed(boxed),
-            Err(error) => error,
-        };
-        #[cfg(feature = "anyhow")]
-        let error = match foreign::take::<anyhow::Error, E>(error) {
-            Ok(error) => return Member::from_anyhow(error),
-            Err(error) => error,
-        };
-        #[cfg(feature = "eyre")]
-        let error = match foreign::take::<eyre::Report, E>(error) {
-            Ok(report) => return Member::from_eyre(report),
-            Err(error) => error,
-        };
-        let type_name = if foreign::is_message::<E>() {
-            foreign::BOXED_TYPE_NAME
-        } else {
-            // A std error: `Into<BoxError>` boxes it as it is.
-            short_type_name(std::any::type_name::<E>())
-        };
-        Member::Leaf(Leaf::from_boxed(error.into(), type_name))
-    }
-}
-
-impl Member {
-    /// A boxed error: a group or a `StartError` inside is unboxed, anything else kept boxed.
-    fn from_boxed(boxed: BoxError) -> Self {
-        let boxed = match boxed.downcast::<ErrorGroup>() {
-            Ok(group) => return Member::Group(*group),
-            Err(boxed) => boxed,
-        };
-        match boxed.downcast::<StartError>() {
-            Ok(start) => start.into_member(),
-            Err(boxed) => Member::Leaf(Leaf::from_payload(Payload::Boxed(boxed))),
-        }
-    }
-
-    /// An anyhow error: a group or a `StartError` with no context on it is taken out (under
-    /// a context it stays a leaf, still matched through its chain), anything else kept whole.
-    #[cfg(feature = "anyhow")]
-    fn from_anyhow(error: anyhow::Error) -> Self {
-        let error = if (*error).is::<ErrorGroup>() {
-            match error.downcast::<ErrorGroup>() {
-                Ok(group) => return Member::Group(group),
-                Err(error) => error,
-            }
-        } else {
-            error
-        };
-        let error = if (*error).is::<StartError>() {
-            match error.downcast::<StartError>() {
-                Ok(start) => return start.into_member(),
-                Err(error) => error,
-            }
-        } else {
-            error
-        };
-        Member::Leaf(Leaf::from_payload(Payload::Anyhow(error)))
-    }
-
-    /// An eyre report, as [`from_anyhow`](Self::from_anyhow).
-    #[cfg(feature = "eyre")]
-    fn from_eyre(report: eyre::Report) -> Self {
-        let report = if (*report).is::<ErrorGroup>() {
-            match report.downcast::<ErrorGroup>() {
-                Ok(group) => return Member::Group(group),
-                Err(report) => report,
-            }
-        } else {
-            report
-        };
-        let report = if (*report).is::<StartError>() {
-            match report.downcast::<StartError>() {
-                Ok(start) => return start.into_member(),
-                Err(report) => report,
-            }
-        } else {
-            report
-        };
-        Member::Leaf(Leaf::from_payload(Payload::Eyre(report)))
-    }
-}
-
-impl From<Leaf> for Member {
-    fn from(leaf: Leaf) -> Self {
-        Member::Leaf(leaf)
     }
 }
 

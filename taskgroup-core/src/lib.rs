@@ -8,8 +8,10 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 
+mod box_error;
 mod cancel;
 mod config;
+mod conversion;
 mod error_group;
 mod except;
 mod foreign;
@@ -25,16 +27,17 @@ mod task_error;
 mod task_output;
 mod value;
 
+pub use box_error::BoxError;
 pub use cancel::on_cancel;
 pub use config::{Builder, Policy, ZeroLimit};
-pub use error_group::{AnyError, EmptyGroup, ErrorGroup, ErrorTypes, Leaves, TASK_GROUP_MESSAGE};
+pub use error_group::{
+    AnyError, EmptyGroup, ErrorGroup, ErrorTypes, Leaves, Member, TASK_GROUP_MESSAGE,
+};
 pub use except::{ClauseOutput, ClauseType, ExceptStar, Handler, Outcome, except_star};
 pub use gather::{AsCompleted, as_completed, gather};
 pub use gather_settled::gather_settled;
 pub use group::{Local, Locality, Parallel, Ready, Settled, Spawner, StartError, Task, TaskGroup};
-pub use leaf::{
-    AlreadyEntered, BodyCancelled, BoxError, Leaf, Member, TaskInfo, TaskPanic, TimedOut,
-};
+pub use leaf::{AlreadyEntered, BodyCancelled, Leaf, TaskInfo, TaskPanic, TimedOut};
 pub use render::{MAX_GROUP_DEPTH, MAX_GROUP_WIDTH};
 pub use spawn_error::SpawnError;
 pub use task_error::TaskError;

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use crate::leaf::Member;
+use crate::error_group::{ErrorGroup, Member};
 
 /// CPython's `traceback.print_exception` shows at most this many members per group.
 pub const MAX_GROUP_WIDTH: usize = 15;
@@ -175,4 +175,21 @@ pub(crate) fn debug(message: &str, members: &[Member], f: &mut fmt::Formatter<'_
         },
         f,
     )
+}
+
+impl<E: ?Sized> fmt::Display for ErrorGroup<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if f.alternate() {
+            return traceback(self.message(), self.members(), f);
+        }
+        let n = self.members().len();
+        let plural = if n == 1 { "" } else { "s" };
+        write!(f, "{} ({n} sub-exception{plural})", self.message())
+    }
+}
+
+impl<E: ?Sized> fmt::Debug for ErrorGroup<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        debug(self.message(), self.members(), f)
+    }
 }

@@ -1,6 +1,6 @@
 //! [`TaskOutput`]: what a child's future may return.
 
-use crate::leaf::Member;
+use crate::error_group::Member;
 use crate::task_error::TaskError;
 
 /// What a child's future may return: `Result<T, E>` for any error `E` that converts into a

@@ -8,10 +8,9 @@ use syn::spanned::Spanned;
 use syn::{Expr, FnArg, Ident, Pat, ReturnType, Stmt, Type};
 
 use crate::ast::Handle;
+use crate::errors::Errors;
 use crate::handler::{HandlerImpl, handler_type};
-use crate::valid::{
-    self, BuilderCall, CheckedClause, Errors, HandlerFn, Matcher, Scope, distinct_types,
-};
+use crate::valid::{self, BuilderCall, CheckedClause, HandlerFn, Matcher, Scope, distinct_types};
 use crate::{fallback, parse};
 
 /// `task_group!`: parse, check, expand (or fall back beside the errors).

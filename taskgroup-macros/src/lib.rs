@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 mod ast;
+mod errors;
 mod expand;
 mod fallback;
 mod handler;

@@ -5,7 +5,7 @@ use proc_macro2::TokenStream;
 use quote::ToTokens;
 use syn::{Pat, Type};
 
-use crate::valid::Errors;
+use crate::errors::Errors;
 
 /// The error type of a pattern: its path minus the last segment (`FetchError::Status(..)` is
 /// on `FetchError`, `io::ErrorKind::NotFound { .. }` would be on `io::ErrorKind`), or the

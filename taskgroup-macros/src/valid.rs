@@ -13,6 +13,7 @@ use syn::{Expr, FnArg, GenericArgument, Ident, Pat, Path, PathArguments, Type};
 use crate::ast::{
     Alternative, Binding, ClauseKind, ExceptStarInput, Handle, OPTIONS, OptionArg, TaskGroupInput,
 };
+use crate::errors::Errors;
 use crate::pattern::{check_no_bindings, error_type_of, pattern_text};
 use crate::suggest::{did_you_mean_hint, listed};
 
@@ -22,23 +23,6 @@ const POLICIES: &[(&str, &str)] = &[
     ("wait_all", "WaitAll"),
     ("first_ok", "FirstOk"),
 ];
-
-/// Every error found, combined into one `syn::Error`.
-#[derive(Default)]
-pub(crate) struct Errors(Option<syn::Error>);
-
-impl Errors {
-    pub(crate) fn push(&mut self, error: syn::Error) {
-        match &mut self.0 {
-            Some(all) => all.combine(error),
-            None => self.0 = Some(error),
-        }
-    }
-
-    pub(crate) fn into_error(self) -> Option<syn::Error> {
-        self.0
-    }
-}
 
 /// A checked `task_group!`.
 pub(crate) struct Scope {

@@ -6,7 +6,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use super::shared::Shared;
-use crate::leaf::{Leaf, Member, TaskInfo, TaskPanic};
+use crate::error_group::Member;
+use crate::leaf::{Leaf, TaskInfo, TaskPanic};
 use crate::task_error::TaskError;
 use crate::task_output::TaskOutput;
 

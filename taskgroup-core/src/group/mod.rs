@@ -58,8 +58,9 @@ use scope::Scope;
 use spawn::spawn_or_resolve;
 
 use crate::config::{Builder, Config};
+use crate::error_group::Member;
 use crate::error_group::{ErrorGroup, TASK_GROUP_MESSAGE};
-use crate::leaf::{AlreadyEntered, Leaf, Member};
+use crate::leaf::{AlreadyEntered, Leaf};
 use crate::spawn_error::SpawnError;
 use crate::task_output::TaskOutput;
 

@@ -20,8 +20,9 @@ use super::slot::SlotGuard;
 use super::state::Stop;
 use super::{Locality, TaskGroup};
 use crate::config::{Deadline, Policy};
+use crate::error_group::Member;
 use crate::error_group::{ErrorGroup, TASK_GROUP_MESSAGE};
-use crate::leaf::{BodyCancelled, Leaf, Member, TimedOut};
+use crate::leaf::{BodyCancelled, Leaf, TimedOut};
 use crate::ready_set::ReadySet;
 
 pin_project_lite::pin_project! {

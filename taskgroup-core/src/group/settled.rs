@@ -38,7 +38,7 @@ impl<R> Settled<R> {
             // `finish` never makes this one: no value and no failure is a cancelled body.
             (None, None) => Err(ErrorGroup::from_parts(
                 crate::error_group::TASK_GROUP_MESSAGE.into(),
-                vec![crate::leaf::Member::Leaf(crate::leaf::Leaf::new(
+                vec![crate::error_group::Member::Leaf(crate::leaf::Leaf::new(
                     crate::BodyCancelled,
                 ))],
             )),

@@ -11,7 +11,8 @@ use super::limit::Limiter;
 use super::state::{Acquire, Snapshot, State, Stop};
 use super::wakers::WakerSlab;
 use crate::config::{Config, Policy};
-use crate::leaf::{Leaf, Member, TaskPanic};
+use crate::error_group::Member;
+use crate::leaf::{Leaf, TaskPanic};
 use crate::spawn_error::SpawnError;
 
 /// State shared by the scope, its [`Spawner`](crate::Spawner)s and its children.
