@@ -706,11 +706,13 @@ fn pipeline_failure_names_the_failing_worker_and_stops_everything() {
             checksum(id)
         );
         vec![
-            "pipeline failed: unhandled errors in a TaskGroup (1 sub-exception)".to_owned(),
+            "pipeline failed: unhandled errors in a TaskGroup (1 sub-exception) [pipeline]"
+                .to_owned(),
             format!("  `worker {worker}` failed with {error}"),
             format!("fail-fast stopped the other {stages}; none is left running"),
             "the error group, as a traceback ({:#}):".to_owned(),
-            "  | ErrorGroup: unhandled errors in a TaskGroup (1 sub-exception)".to_owned(),
+            "  | ErrorGroup: unhandled errors in a TaskGroup (1 sub-exception) [pipeline]"
+                .to_owned(),
             "  +-+---------------- 1 ----------------".to_owned(),
             format!("    | {error}"),
             "    +------------------------------------".to_owned(),

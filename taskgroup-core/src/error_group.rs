@@ -4,6 +4,7 @@ use std::borrow::Cow;
 use std::error::Error as StdError;
 use std::fmt;
 use std::marker::PhantomData;
+use std::sync::Arc;
 
 use crate::leaf::{Leaf, TaskInfo};
 
@@ -44,6 +45,8 @@ pub enum AnyError {}
 /// ```
 pub struct ErrorGroup<E: ?Sized = AnyError> {
     message: Cow<'static, str>,
+    /// The name of the group that made it (`TaskGroup::builder().name(..)`, `name =`), if any.
+    name: Option<Arc<str>>,
     members: Vec<Member>,
     _leaves: PhantomData<fn() -> Box<E>>,
 }
@@ -76,9 +79,16 @@ impl ErrorGroup {
         debug_assert!(!members.is_empty());
         ErrorGroup {
             message,
+            name: None,
             members,
             _leaves: PhantomData,
         }
+    }
+
+    /// The same group, named after the task group that made it.
+    pub(crate) fn named(mut self, name: Option<Arc<str>>) -> Self {
+        self.name = name;
+        self
     }
 
     /// The direct members, in order.
@@ -97,6 +107,7 @@ impl ErrorGroup {
         // An explicit stack: trees may be far deeper than the thread's stack allows recursion.
         struct Frame {
             message: Cow<'static, str>,
+            name: Option<Arc<str>>,
             pending: std::vec::IntoIter<Member>,
             matched: Vec<Member>,
             rest: Vec<Member>,
@@ -105,13 +116,18 @@ impl ErrorGroup {
             let members = std::mem::take(&mut group.members);
             Frame {
                 message: group.message.clone(),
+                name: group.name.clone(),
                 matched: Vec::new(),
                 rest: Vec::new(),
                 pending: members.into_iter(),
             }
         }
-        fn side(message: Cow<'static, str>, members: Vec<Member>) -> Option<ErrorGroup> {
-            (!members.is_empty()).then(|| ErrorGroup::from_parts(message, members))
+        fn side(
+            message: Cow<'static, str>,
+            name: Option<Arc<str>>,
+            members: Vec<Member>,
+        ) -> Option<ErrorGroup> {
+            (!members.is_empty()).then(|| ErrorGroup::from_parts(message, members).named(name))
         }
 
         let mut stack = vec![frame(&mut self)];
@@ -130,8 +146,8 @@ impl ErrorGroup {
                 }
                 None => {
                     let done = stack.pop().expect("the loop holds a frame");
-                    let matched = side(done.message.clone(), done.matched);
-                    let rest = side(done.message, done.rest);
+                    let matched = side(done.message.clone(), done.name.clone(), done.matched);
+                    let rest = side(done.message, done.name, done.rest);
                     match stack.last_mut() {
                         Some(parent) => {
                             parent.matched.extend(matched.map(Member::Group));
@@ -202,7 +218,7 @@ impl ErrorGroup {
 
     /// A new group with this group's message and the given members, as PEP 654's `derive`.
     pub fn derive(&self, members: Vec<Member>) -> Result<ErrorGroup, EmptyGroup> {
-        ErrorGroup::new(self.message.clone(), members)
+        ErrorGroup::new(self.message.clone(), members).map(|group| group.named(self.name.clone()))
     }
 
     /// Takes the members out, in order.
@@ -215,6 +231,27 @@ impl<E: ?Sized> ErrorGroup<E> {
     /// The group's message, without the sub-exception count.
     pub fn message(&self) -> &str {
         &self.message
+    }
+
+    /// The name of the task group that made this group (given with `name =` or
+    /// [`Builder::name`](crate::Builder::name)), if it had one. It is printed after CPython's
+    /// message, in brackets, so nested groups can be told apart in logs.
+    ///
+    /// # Examples
+    /// ```
+    /// # use taskgroup_core as taskgroup;
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let tg = taskgroup::TaskGroup::builder().name("fetchers").build();
+    /// let eg = tg
+    ///     .run(async { Err::<(), _>(std::io::Error::other("down")) })
+    ///     .await
+    ///     .unwrap_err();
+    /// assert_eq!(eg.name(), Some("fetchers"));
+    /// assert_eq!(eg.to_string(), "unhandled errors in a TaskGroup (1 sub-exception) [fetchers]");
+    /// # }
+    /// ```
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
     }
 
     /// The number of direct members (never zero).
@@ -254,6 +291,7 @@ impl<E: ?Sized> ErrorGroup<E> {
     fn retyped<F: ?Sized>(mut self) -> ErrorGroup<F> {
         ErrorGroup {
             message: std::mem::take(&mut self.message),
+            name: self.name.take(),
             members: std::mem::take(&mut self.members),
             _leaves: PhantomData,
         }

@@ -40,7 +40,7 @@ impl Printer<'_, '_> {
         Ok(())
     }
 
-    fn group(&mut self, message: &str, members: &[Member]) -> fmt::Result {
+    fn group(&mut self, message: &str, name: Option<&str>, members: &[Member]) -> fmt::Result {
         if self.depth > MAX_GROUP_DEPTH {
             return self.emit(format_args!("... (max_group_depth is {MAX_GROUP_DEPTH})"));
         }
@@ -51,7 +51,8 @@ impl Printer<'_, '_> {
         let count = members.len();
         let plural = if count == 1 { "" } else { "s" };
         self.emit(format_args!(
-            "ErrorGroup: {message} ({count} sub-exception{plural})"
+            "ErrorGroup: {message} ({count} sub-exception{plural}){}",
+            NameSuffix(name)
         ))?;
         let shown = count.min(MAX_GROUP_WIDTH + 1);
         self.need_close = false;
@@ -93,7 +94,7 @@ impl Printer<'_, '_> {
 
     fn member(&mut self, member: &Member) -> fmt::Result {
         match member {
-            Member::Group(group) => self.group(group.message(), group.members()),
+            Member::Group(group) => self.group(group.message(), group.name(), group.members()),
             Member::Leaf(leaf) => {
                 let text = leaf.to_string();
                 if text.is_empty() {
@@ -106,8 +107,22 @@ impl Printer<'_, '_> {
     }
 }
 
+/// ` [name]` after a named group's message; nothing for an unnamed one, so that the output of
+/// unnamed groups is CPython's, to the byte.
+struct NameSuffix<'a>(Option<&'a str>);
+
+impl fmt::Display for NameSuffix<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(name) => write!(f, " [{name}]"),
+            None => Ok(()),
+        }
+    }
+}
+
 pub(crate) fn traceback(
     message: &str,
+    name: Option<&str>,
     members: &[Member],
     f: &mut fmt::Formatter<'_>,
 ) -> fmt::Result {
@@ -116,7 +131,7 @@ pub(crate) fn traceback(
         depth: 0,
         need_close: false,
     }
-    .group(message, members)
+    .group(message, name, members)
 }
 
 struct DebugGroup<'a> {
@@ -180,11 +195,16 @@ pub(crate) fn debug(message: &str, members: &[Member], f: &mut fmt::Formatter<'_
 impl<E: ?Sized> fmt::Display for ErrorGroup<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if f.alternate() {
-            return traceback(self.message(), self.members(), f);
+            return traceback(self.message(), self.name(), self.members(), f);
         }
         let n = self.members().len();
         let plural = if n == 1 { "" } else { "s" };
-        write!(f, "{} ({n} sub-exception{plural})", self.message())
+        write!(
+            f,
+            "{} ({n} sub-exception{plural}){}",
+            self.message(),
+            NameSuffix(self.name())
+        )
     }
 }
 

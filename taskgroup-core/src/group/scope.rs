@@ -260,8 +260,10 @@ where
         if value.is_none() && members.is_empty() {
             members.push(Member::Leaf(Leaf::new(BodyCancelled)));
         }
-        let errors = (!members.is_empty())
-            .then(|| ErrorGroup::from_parts(Cow::Borrowed(TASK_GROUP_MESSAGE), members));
+        let errors = (!members.is_empty()).then(|| {
+            ErrorGroup::from_parts(Cow::Borrowed(TASK_GROUP_MESSAGE), members)
+                .named(shared.config.name.clone())
+        });
         Settled { value, errors }
     }
 }
