@@ -807,3 +807,113 @@ fn pipeline_refuses_bad_arguments_with_usage_and_exit_2() {
         ],
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// The crawler
+
+const CRAWLER: &str = "crawler";
+
+/// Which pages fail, and how, is decided by a generator seeded from the page number, and the
+/// handlers print their pages in order: the whole summary is the same on every run. The pages
+/// that came back are kept although others failed, and every failure is handled (exit 0).
+#[test]
+fn crawler_keeps_the_pages_that_came_back_and_sorts_the_failures_by_variant() {
+    let runs = run_all(&[
+        (CRAWLER, &[][..]),
+        (CRAWLER, &["--pages", "80"][..]),
+        (CRAWLER, &["--pages=1"][..]),
+    ]);
+    let head = |pages: &str| {
+        format!("crawler: {pages} from a loopback HTTP server, 16 at a time, 2000 ms per request")
+    };
+    let titles = [
+        "  page 1: \"Groups counted quiet\"",
+        "  page 2: \"On concurrency failure\"",
+        "  page 3: \"Structured lost counted\"",
+    ];
+    let expected: [Vec<String>; 3] = [
+        [
+            head("200 pages").as_str(),
+            "fetched 169 pages of 200, never more than 16 in flight",
+            "  links found: 2549",
+        ]
+        .into_iter()
+        .chain(titles)
+        .chain([
+            "failed 31 pages:",
+            "  server errors (1 x HTTP 500, 3 x HTTP 502, 1 x HTTP 503), worth a retry: \
+             5 pages: 7, 10, 47, 68, 187",
+            "  timeouts (no answer within 2000 ms): 6 pages: 44, 55, 64, 126, 151, 162",
+            "  bad JSON: 8 pages: 75, 104, 109, 135, 144, 166, 179, 186",
+            "    page 75: bad JSON: no \"title\" string",
+            "    page 104: bad JSON: no \"title\" string",
+            "    page 109: bad JSON: no \"title\" string",
+            "    page 135: bad JSON: EOF while parsing a string at line 1 column 25",
+            "    and 4 more",
+            "  other failures (12 x HTTP 404): \
+             12 pages: 35, 41, 83, 85, 95, 127, 147, 168, 180, 191, 193, 196",
+        ])
+        .map(str::to_owned)
+        .collect(),
+        [
+            head("80 pages").as_str(),
+            "fetched 70 pages of 80, never more than 16 in flight",
+            "  links found: 1021",
+        ]
+        .into_iter()
+        .chain(titles)
+        .chain([
+            "failed 10 pages:",
+            "  server errors (3 x HTTP 502, 1 x HTTP 503), worth a retry: 4 pages: 7, 10, 47, 68",
+            "  timeouts (no answer within 2000 ms): 3 pages: 44, 55, 64",
+            "  bad JSON: 1 page: 75",
+            "    page 75: bad JSON: no \"title\" string",
+            "  other failures (2 x HTTP 404): 2 pages: 35, 41",
+        ])
+        .map(str::to_owned)
+        .collect(),
+        [
+            head("1 page").as_str(),
+            "fetched 1 page of 1, never more than 16 in flight",
+            "  links found: 9",
+            titles[0],
+            "no page failed",
+        ]
+        .map(str::to_owned)
+        .to_vec(),
+    ];
+    for (run, expected) in runs.iter().zip(expected) {
+        assert!(run.status.success(), "{}", run.context());
+        assert!(run.stderr.is_empty(), "{}", run.context());
+        assert_eq!(run.lines(), expected, "{}", run.context());
+    }
+}
+
+#[test]
+fn crawler_refuses_bad_arguments_with_usage_and_exit_2() {
+    assert_all_refused(
+        CRAWLER,
+        &[
+            (
+                &["--pages", "0"],
+                "--pages: `0` is not a number from 1 to 1000",
+            ),
+            (
+                &["--pages=1001"],
+                "--pages: `1001` is not a number from 1 to 1000",
+            ),
+            (
+                &["--pages", "abc"],
+                "--pages: `abc` is not a number from 1 to 1000",
+            ),
+            (
+                &["--pages", "-5"],
+                "--pages: `-5` is not a number from 1 to 1000",
+            ),
+            (&["--pages"], "--pages needs a number"),
+            (&["--pages", "5", "--pages=6"], "--pages given twice"),
+            (&["--bogus"], "unexpected argument `--bogus`"),
+            (&["extra"], "unexpected argument `extra`"),
+        ],
+    );
+}
