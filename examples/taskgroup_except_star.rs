@@ -65,13 +65,13 @@ async fn main() -> Result<(), taskgroup::ErrorGroup> {
         }
         except* ValueError as eg => {
             println!("Handled ValueError: {eg}");
-            for e in eg.iter() {
+            for e in eg.errors() {
                 println!("  ValueError: {e}");
             }
         }
         except* TypeError as eg => {
             println!("Handled TypeError: {eg}");
-            for e in eg.iter() {
+            for e in eg.errors() {
                 println!("  TypeError: {e}");
             }
         }

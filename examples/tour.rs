@@ -188,7 +188,7 @@ async fn except_star_clauses() {
     }
     except* BadRequest as eg => {
         // `eg` holds only the BadRequest errors; `iter()` gives them as `&BadRequest`.
-        let ids: Vec<&str> = eg.iter().map(|e| e.0.as_str()).collect();
+        let ids: Vec<&str> = eg.errors().map(|e| e.0.as_str()).collect();
         println!("BadRequest clause: {eg}: {ids:?}");
     }
     except* NetworkDown | DiskFull as eg => println!("NetworkDown | DiskFull clause: {eg}"),
@@ -200,7 +200,7 @@ async fn except_star_clauses() {
         tg.spawn(fail_after(10, NetworkDown("us-2".into())));
         tg.spawn(fail_after(20, DiskFull));
     }
-    except* NetworkDown as eg => Err(GaveUp(eg.len())),
+    except* NetworkDown as eg => Err(GaveUp(eg.error_count())),
     );
     let left = outcome.unhandled().unwrap();
     println!("left over: what the clause raised, then the errors no clause matched:");

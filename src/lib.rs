@@ -101,7 +101,7 @@ pub use taskgroup_core::*;
 ///     }
 /// );
 /// let eg = result.unwrap_err();
-/// assert_eq!(eg.to_string(), "unhandled errors in a TaskGroup (1 sub-exception)");
+/// assert_eq!(eg.to_string(), "unhandled errors in a TaskGroup (1 sub-exception) [parsers]");
 /// # }
 /// ```
 /// `except*` clauses:
@@ -146,7 +146,7 @@ pub use taskgroup_core::*;
 ///     tg.spawn(async { Err::<(), _>(FetchError::Timeout) });
 /// }
 /// except* FetchError::Timeout { .. } | FetchError::Status(500..=599) as eg => {
-///     retried.extend(eg.iter().map(|e| e.to_string())); // e: &FetchError
+///     retried.extend(eg.errors().map(|e| e.to_string())); // e: &FetchError
 /// }
 /// except* FetchError as eg => assert_eq!(eg.first().unwrap().to_string(), "Status(404)"),
 /// );
@@ -236,7 +236,7 @@ pub use taskgroup_macros::task_group;
 ///
 /// #[except_star(io::Error)]
 /// async fn on_io(eg: ErrorGroup<io::Error>) {
-///     for e in eg.iter() {
+///     for e in eg.errors() {
 ///         println!("io error: {e}"); // e: &io::Error
 ///     }
 /// }

@@ -196,12 +196,12 @@ async fn dsl_clause_runs_once_on_the_matching_subgroup_keeping_message_and_shape
             runs += 1;
             // Same messages and nesting: scope([outer([a, inner([c])])]).
             assert_eq!(eg.message(), "unhandled errors in a TaskGroup");
-            assert_eq!(eg.len(), 1);
+            assert_eq!(eg.member_count(), 1);
             let outer = eg.members()[0].as_group().unwrap();
             assert_eq!(outer.message(), "outer");
             assert_eq!(outer.len(), 2);
             assert_eq!(outer.members()[1].as_group().unwrap().message(), "inner");
-            let typed: Vec<&ValueError> = eg.iter().collect();
+            let typed: Vec<&ValueError> = eg.errors().collect();
             assert_eq!(typed.iter().map(|e| e.0).collect::<Vec<_>>(), ["a", "c"]);
         },
     );
@@ -260,7 +260,7 @@ async fn dsl_unmatched_rest_propagates_unchanged() {
 async fn dsl_raised_error_skips_later_clauses_and_wraps_with_the_rest() {
     let mut later_ran = false;
     let outcome = task_group!(|_tg| { nested_failure().await? }
-        except* ValueError as eg => Err(RuntimeError(format!("{} bad values", eg.iter().count()))),
+        except* ValueError as eg => Err(RuntimeError(format!("{} bad values", eg.errors().count()))),
         except* RuntimeError => later_ran = true,
     );
     assert!(!later_ran, "a raised error is not seen by later clauses");
@@ -312,9 +312,9 @@ async fn dsl_clauses_can_await_and_mutate_locals() {
     }
     except* ValueError as mut eg => {
         sleep(Duration::from_millis(1)).await;
-        total += eg.iter().count();
+        total += eg.errors().count();
         eg = ErrorGroup::new("", vec![ValueError("x").into()]).unwrap().subgroup().unwrap();
-        assert_eq!(eg.len(), 1);
+        assert_eq!(eg.error_count(), 1);
     }
     );
     assert!(outcome.is_handled());
@@ -333,7 +333,7 @@ async fn dsl_outcome_into_result_separates_the_three_cases() {
 
 #[except_star(ValueError)]
 async fn on_value(eg: ErrorGroup<ValueError>) {
-    assert!(eg.iter().all(|e| !e.0.is_empty()));
+    assert!(eg.errors().all(|e| !e.0.is_empty()));
 }
 
 #[except_star(TypeError, KeyError)]
@@ -364,7 +364,7 @@ async fn dsl_handler_by_name_in_a_clause() {
 async fn dsl_handler_can_raise_and_mix_with_inline_clauses() {
     let mut values = 0;
     let outcome = task_group!(|_tg| { nested_failure().await? }
-        except* ValueError as eg => values = eg.iter().count(),
+        except* ValueError as eg => values = eg.errors().count(),
         except* on_type_or_key,
     );
     assert_eq!(values, 2);

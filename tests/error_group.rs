@@ -288,7 +288,7 @@ fn eg_derive_keeps_the_message() {
 fn eg_typed_view_yields_leaves_without_downcasting() {
     let (values, _) = sample().split::<ValueError>();
     let values = values.unwrap();
-    let inner: Vec<&ValueError> = values.iter().collect();
+    let inner: Vec<&ValueError> = values.errors().collect();
     assert_eq!(inner, [&ValueError("a".into()), &ValueError("c".into())]);
     assert_eq!(values.first(), Some(&ValueError("a".into())));
 }
@@ -375,7 +375,7 @@ fn eg_100k_deep_tree_splits_prints_and_drops() {
             let debug = format!("{eg:?}");
             assert!(debug.contains(".."));
             let (values, types) = eg.split::<ValueError>();
-            assert_eq!(values.unwrap().iter().count(), 100_001);
+            assert_eq!(values.unwrap().errors().count(), 100_001);
             assert_eq!(types.unwrap().leaves().count(), 1);
         })
         .unwrap()

@@ -235,7 +235,7 @@ mod with_anyhow {
             let failed: anyhow::Result<()> = Err(refused()).context("in the body");
             failed?;
         }
-        except* io::Error as eg => handled += eg.iter().count(),
+        except* io::Error as eg => handled += eg.errors().count(),
         );
         assert!(outcome.is_handled());
         assert_eq!(handled, 2);
@@ -303,7 +303,7 @@ mod with_eyre {
                 Ok::<_, eyre::Report>(())
             });
         }
-        except* ValueError as eg => handled += eg.iter().count(),
+        except* ValueError as eg => handled += eg.errors().count(),
         );
         assert!(outcome.is_handled());
         assert_eq!(handled, 1);

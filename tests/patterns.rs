@@ -56,7 +56,7 @@ fn messages<'a, E: 'a + ?Sized>(eg: &'a ErrorGroup<E>) -> Vec<String> {
 
 fn typed_messages(eg: &ErrorGroup<FetchError>) -> Vec<String> {
     // `iter()` yields `&FetchError`: the clause's group is typed.
-    eg.iter().map(|e| e.to_string()).collect()
+    eg.errors().map(|e| e.to_string()).collect()
 }
 
 /// Six children failing one after the other (paused clock), in this order.
@@ -82,7 +82,7 @@ async fn pattern_clauses_by_variant_then_the_whole_type() {
         except* FetchError::Timeout { .. } | FetchError::Status(500..=599) as eg => {
             retried = typed_messages(&eg);
         }
-        except* FetchError::Status(NOT_FOUND) as eg => not_found += eg.iter().count(),
+        except* FetchError::Status(NOT_FOUND) as eg => not_found += eg.errors().count(),
         except* FetchError as eg => rest_of_type = typed_messages(&eg),
         ),
     };
@@ -137,7 +137,7 @@ async fn pattern_in_nested_groups_keeps_the_structure() {
     );
     let eg = matched.expect("the clause ran");
     // ErrorGroup(TaskGroup, [ErrorGroup("inner", [503]), 500])
-    assert_eq!(eg.len(), 2);
+    assert_eq!(eg.error_count(), 2);
     let inner = eg.members()[0]
         .as_group()
         .expect("the nested group is kept");
@@ -186,7 +186,7 @@ async fn pattern_unit_variant_is_written_with_braces() {
         tg.spawn(fail_after(20, FetchError::Status(500)));
         tg.spawn(fail_after(30, FetchError::Cancelled));
     }
-    except* FetchError::Cancelled { .. } as eg => cancelled = eg.len(),
+    except* FetchError::Cancelled { .. } as eg => cancelled = eg.error_count(),
     except* FetchError => (),
     );
     assert_eq!(cancelled, 2);
@@ -218,9 +218,9 @@ async fn pattern_on_a_struct_error_and_a_catch_all_pattern() {
         tg.spawn(fail_after(10, CodeError { code: 503 }));
         tg.spawn(fail_after(20, CodeError { code: 200 }));
     }
-    except* CodeError { code: 500..=599 } as eg => server = eg.len(),
+    except* CodeError { code: 500..=599 } as eg => server = eg.error_count(),
     // Matches every `CodeError`: allowed, without an `unreachable_patterns` warning.
-    except* CodeError { .. } as eg => others = eg.len(),
+    except* CodeError { .. } as eg => others = eg.error_count(),
     );
     assert_eq!((server, others), (1, 1));
     assert!(outcome.is_handled());
@@ -237,9 +237,9 @@ async fn pattern_matching_does_not_follow_source_chains() {
         // A `RequestFailed` leaf: its source is `FetchError::Status(500)`.
         tg.spawn(fail_after(20, RequestFailed(FetchError::Status(500))));
     }
-    except* io::Error as eg => io_leaves = eg.len(),
-    except* FetchError::Status(..) as eg => status = eg.len(),
-    except* FetchError::Io(_) as eg => io_variant = eg.len(),
+    except* io::Error as eg => io_leaves = eg.error_count(),
+    except* FetchError::Status(..) as eg => status = eg.error_count(),
+    except* FetchError::Io(_) as eg => io_variant = eg.error_count(),
     );
     assert_eq!((io_leaves, status, io_variant), (0, 0, 1));
     let left = outcome.unhandled().expect("RequestFailed is left");

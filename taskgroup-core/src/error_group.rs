@@ -40,7 +40,7 @@ pub enum AnyError {}
 ///
 /// let (io_errors, rest) = eg.split::<io::Error>();
 /// let io_errors = io_errors.unwrap();
-/// assert_eq!(io_errors.iter().next().unwrap().to_string(), "disk full");
+/// assert_eq!(io_errors.errors().next().unwrap().to_string(), "disk full");
 /// assert_eq!(rest.unwrap().len(), 1);
 /// ```
 pub struct ErrorGroup<E: ?Sized = AnyError> {
@@ -89,6 +89,17 @@ impl ErrorGroup {
     pub(crate) fn named(mut self, name: Option<Arc<str>>) -> Self {
         self.name = name;
         self
+    }
+
+    /// The number of direct members (never zero), as [`iter`](Self::iter) yields them; the
+    /// same as [`member_count`](ErrorGroup::member_count).
+    pub fn len(&self) -> usize {
+        self.member_count()
+    }
+
+    /// Always `false`: a group has at least one member. Present beside `len`.
+    pub fn is_empty(&self) -> bool {
+        self.members.is_empty()
     }
 
     /// The direct members, in order.
@@ -185,7 +196,7 @@ impl ErrorGroup {
     /// )
     /// .unwrap();
     /// let (missing, rest) = eg.split_matching(|e: &io::Error| e.kind() == io::ErrorKind::NotFound);
-    /// assert_eq!(missing.unwrap().len(), 1);
+    /// assert_eq!(missing.unwrap().error_count(), 1);
     /// assert_eq!(rest.unwrap().leaves().next().unwrap().to_string(), "disk");
     /// ```
     pub fn split_matching<E, P>(
@@ -254,14 +265,10 @@ impl<E: ?Sized> ErrorGroup<E> {
         self.name.as_deref()
     }
 
-    /// The number of direct members (never zero).
-    pub fn len(&self) -> usize {
+    /// The number of direct members (never zero); for the errors at every depth of a typed
+    /// group, see [`error_count`](ErrorGroup::error_count).
+    pub fn member_count(&self) -> usize {
         self.members.len()
-    }
-
-    /// Always `false`: a group has at least one member. Present for API symmetry.
-    pub fn is_empty(&self) -> bool {
-        self.members.is_empty()
     }
 
     /// The direct members, in order.
@@ -300,14 +307,33 @@ impl<E: ?Sized> ErrorGroup<E> {
 
 impl<E: StdError + 'static> ErrorGroup<E> {
     /// Every error, depth-first, as `&E`: the typed view of a group that
-    /// [`split`](ErrorGroup::split) produced.
-    pub fn iter(&self) -> impl Iterator<Item = &E> + '_ {
+    /// [`split`](ErrorGroup::split) (or an `except*` clause) produced. Not the direct members,
+    /// which [`members`](ErrorGroup::members) gives: the names say what they count.
+    ///
+    /// # Examples
+    /// ```
+    /// # use taskgroup_core as taskgroup;
+    /// use taskgroup::{ErrorGroup, Member};
+    /// let inner = ErrorGroup::new("inner", vec![Member::from(std::io::Error::other("b"))]).unwrap();
+    /// let eg = ErrorGroup::new("outer", vec![Member::from(std::io::Error::other("a")), Member::Group(inner)]).unwrap();
+    /// let (io, _) = eg.split::<std::io::Error>();
+    /// let io = io.unwrap();
+    /// let messages: Vec<String> = io.errors().map(|e| e.to_string()).collect();
+    /// assert_eq!(messages, ["a", "b"]);
+    /// assert_eq!((io.error_count(), io.member_count()), (2, 2));
+    /// ```
+    pub fn errors(&self) -> impl Iterator<Item = &E> + '_ {
         self.leaves().filter_map(Leaf::downcast_ref::<E>)
+    }
+
+    /// How many errors [`errors`](Self::errors) yields: every leaf, at any depth.
+    pub fn error_count(&self) -> usize {
+        self.errors().count()
     }
 
     /// The first error, depth-first.
     pub fn first(&self) -> Option<&E> {
-        self.iter().next()
+        self.errors().next()
     }
 }
 

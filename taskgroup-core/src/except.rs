@@ -232,7 +232,7 @@ pub async fn except_star<H: Handler, T>(result: Result<T, ErrorGroup>) -> Outcom
 /// let mut clauses = ExceptStar::new(eg);
 /// if let Some(io_errors) = clauses.take::<io::Error>() {
 ///     // The clause raises a new error about what it matched.
-///     clauses.raise(io::Error::other(format!("gave up after {} io errors", io_errors.len())));
+///     clauses.raise(io::Error::other(format!("gave up after {} io errors", io_errors.error_count())));
 /// }
 /// let left = clauses.finish().unwrap();
 /// assert_eq!(left.message(), "");
@@ -286,7 +286,7 @@ impl ExceptStar {
     /// let missing = clauses
     ///     .take_matching(|e: &io::Error| e.kind() == io::ErrorKind::NotFound)
     ///     .unwrap();
-    /// assert_eq!(missing.len(), 1);
+    /// assert_eq!(missing.error_count(), 1);
     /// let other = clauses.take::<io::Error>().unwrap(); // what is left of the type
     /// assert_eq!(other.first().unwrap().to_string(), "disk");
     /// assert!(clauses.finish().is_none());
@@ -387,7 +387,7 @@ mod tests {
     fn leaf_goes_to_first_matching_clause() {
         let mut c = ExceptStar::new(group());
         let first = c.take::<io::Error>().unwrap();
-        assert_eq!(first.iter().count(), 2);
+        assert_eq!(first.errors().count(), 2);
         assert_eq!(first.message(), "outer");
         assert!(c.take::<io::Error>().is_none());
         let left = c.finish().unwrap();

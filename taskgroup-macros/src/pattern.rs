@@ -116,7 +116,7 @@ fn binding_refused(tokens: &dyn ToTokens, what: &str, write: &str) -> syn::Error
         tokens,
         format!(
             "{what}, but a clause receives the whole matched group `eg`, not one error: write \
-             {write} here, and read the errors from the group (`eg.iter()`)"
+             {write} here, and read the errors from the group (`eg.errors()`)"
         ),
     )
 }

@@ -5,7 +5,7 @@ async fn scope() {
     let _ = task_group!(|tg| {
         drop(tg);
     }
-    except* io::Error as eg => eg.len(),
+    except* io::Error as eg => eg.error_count(),
     );
 }
 

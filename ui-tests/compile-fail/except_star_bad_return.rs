@@ -2,7 +2,7 @@ use taskgroup::{except_star, ErrorGroup};
 
 #[except_star(std::io::Error)]
 async fn on_io(eg: ErrorGroup<std::io::Error>) -> usize {
-    eg.len()
+    eg.error_count()
 }
 
 fn main() {}

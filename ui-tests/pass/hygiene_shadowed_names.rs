@@ -38,7 +38,7 @@ impl ::std::error::Error for Fail {}
 
 #[::taskgroup::except_star(Fail)]
 async fn on_fail(eg: ::taskgroup::ErrorGroup<Fail>) {
-    assert_eq!(eg.len(), 1);
+    assert_eq!(eg.error_count(), 1);
 }
 
 #[::taskgroup::except_star(Fail, ::std::io::Error)]
@@ -56,7 +56,7 @@ async fn scopes() {
     let outcome = ::taskgroup::task_group!(|tg| {
         tg.spawn(async { ::core::result::Result::Err::<(), Fail>(Fail) });
     }
-    except* Fail as eg => assert_eq!(eg.len(), 1),
+    except* Fail as eg => assert_eq!(eg.error_count(), 1),
     except* on_fail,
     except* on_either,
     );

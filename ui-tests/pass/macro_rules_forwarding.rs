@@ -7,7 +7,7 @@ macro_rules! catching {
         task_group!(limit = $limit; |tg| {
             tg.spawn(async move { Err::<(), $err>($value) });
         }
-        except* $err as eg => assert_eq!(eg.len(), 1),
+        except* $err as eg => assert_eq!(eg.error_count(), 1),
         )
     };
 }

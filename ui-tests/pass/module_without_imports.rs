@@ -60,7 +60,7 @@ mod scopes {
 
         #[taskgroup::except_star(Local)]
         async fn on_local(eg: taskgroup::ErrorGroup<Local>) {
-            assert_eq!(eg.len(), 1);
+            assert_eq!(eg.error_count(), 1);
         }
 
         let outcome = taskgroup::task_group!(|tg| { tg.spawn(async { Err::<(), _>(Local) }); }

@@ -28,7 +28,7 @@ impl ::std::error::Error for Fail {}
 
 #[::taskgroup::except_star(Fail::Code(500..=599), Fail::Unit { .. })]
 async fn on_fail(eg: ::taskgroup::ErrorGroup<Fail>) {
-    assert_eq!(eg.len(), 1);
+    assert_eq!(eg.error_count(), 1);
 }
 
 #[::taskgroup::except_star(::std::io::Error, Fail::Code(404))]
@@ -43,7 +43,7 @@ async fn scopes() {
         tg.spawn(async { ::core::result::Result::Err::<(), Fail>(Fail::Code(1)) });
         tg.spawn(async { ::core::result::Result::Err::<(), Fail>(Fail::Code(2)) });
     }
-    except* Fail::Code(1) as eg => assert_eq!(eg.len(), 1),
+    except* Fail::Code(1) as eg => assert_eq!(eg.error_count(), 1),
     except* ::std::fmt::Error | Fail::Code(2) as eg => assert_eq!(eg.len(), 1),
     except* on_fail,
     except* on_either,

@@ -239,7 +239,7 @@ fn paths<E: ?Sized>(eg: &ErrorGroup<E>) -> Vec<(usize, Vec<usize>)> {
 
 /// Whether any group in the tree has no member.
 fn has_empty_group<E: ?Sized>(eg: &ErrorGroup<E>) -> bool {
-    eg.is_empty()
+    eg.members().is_empty()
         || eg.members().is_empty()
         || eg
             .members()
@@ -394,7 +394,7 @@ proptest! {
         // The typed view yields every matched leaf as `&ValueError`, depth-first.
         let typed: Vec<usize> = values
             .iter()
-            .flat_map(|g| g.iter().map(|e| id_of_text(&e.0)))
+            .flat_map(|g| g.errors().map(|e| id_of_text(&e.0)))
             .collect();
         let want: Vec<usize> = (0..leaves.len()).filter(|&i| leaves[i].kind == Kind::Value).collect();
         prop_assert_eq!(typed, want);
