@@ -51,7 +51,10 @@ pub use taskgroup_core::*;
 /// - A clause evaluates to `()` (handled) or `Result<(), E>`: `Err(e)` raises `e`, and so does
 ///   `?` inside the clause. Raised errors are not seen by later clauses; the scope then gives
 ///   `ErrorGroup("", [raised..., rest])`, the unmatched rest nested whole as the last member,
-///   as CPython does. With nothing raised, the unmatched rest comes back unchanged.
+///   as CPython does. When everything was handled and one error was raised, CPython raises
+///   that error bare; the scope's error is always a group here, so it comes back as
+///   `ErrorGroup("", [raised])`, its only leaf the raised error. With nothing raised, the
+///   unmatched rest comes back unchanged.
 /// - The clause body runs in an `async` block: `.await` works, `return` leaves the clause.
 /// - A Rust pattern takes only the leaves of its type that it matches, as
 ///   `except* FetchError::Status(500..=599) | FetchError::Timeout { .. } as eg`; the other
@@ -258,7 +261,8 @@ pub use taskgroup_macros::task_group;
 /// let failed: Result<(), ErrorGroup> =
 ///     Err(ErrorGroup::new("parse", vec![fmt::Error.into()]).unwrap());
 /// let left = taskgroup::except_star::<on_format, _>(failed).await.unhandled().unwrap();
-/// assert_eq!(left.message(), ""); // ErrorGroup("", [raised]) as CPython gives
+/// // CPython would raise the new error bare; here it is the only leaf of a group with no message.
+/// assert_eq!(left.message(), "");
 /// # }
 /// ```
 ///
