@@ -55,7 +55,8 @@ pub use taskgroup_core::*;
 ///   that error bare; the scope's error is always a group here, so it comes back as
 ///   `ErrorGroup("", [raised])`, its only leaf the raised error. With nothing raised, the
 ///   unmatched rest comes back unchanged.
-/// - The clause body runs in an `async` block: `.await` works, `return` leaves the clause.
+/// - The clause body runs in an `async` block: `.await` works; `return Err(e)` leaves the
+///   clause raising `e` (no `.into()`, as with `?`), a bare `return` leaves it handled.
 /// - A Rust pattern takes only the leaves of its type that it matches, as
 ///   `except* FetchError::Status(500..=599) | FetchError::Timeout { .. } as eg`; the other
 ///   leaves of the type stay for later clauses. A path followed by `(...)` or `{...}` is a

@@ -485,3 +485,31 @@ async fn trust_except_star_error_group_alias_type_parameter_raises_instead_of_ne
     assert_eq!(rest.message(), "unhandled errors in a TaskGroup");
     assert_eq!(messages(rest), ["v"]);
 }
+
+#[derive(Debug, thiserror::Error)]
+#[error("gave up")]
+struct GaveUp;
+
+#[tokio::test]
+async fn dsl_return_in_a_clause_raises_without_into_and_a_bare_return_handles() {
+    let mut bare_return_ran = false;
+    let outcome = task_group!(policy = wait_all; |tg| {
+        tg.spawn(async { Err::<(), _>(ValueError("bad")) });
+        tg.spawn(async { Err::<(), _>(TypeError("worse")) });
+    }
+    except* ValueError as eg => {
+        if eg.error_count() == 1 {
+            return Err(GaveUp);
+        }
+    },
+    except* TypeError => {
+        bare_return_ran = true;
+        return;
+    },
+    );
+    assert!(bare_return_ran);
+    let left = outcome.unhandled().expect("the raised error comes back");
+    assert!(left.contains::<GaveUp>());
+    assert!(!left.contains::<ValueError>());
+    assert!(!left.contains::<TypeError>());
+}

@@ -5,6 +5,7 @@
 use proc_macro2::{Delimiter, Group, Span, TokenStream};
 use quote::{ToTokens, quote, quote_spanned};
 use syn::spanned::Spanned;
+use syn::visit_mut::{self, VisitMut};
 use syn::{Expr, FnArg, Ident, Pat, ReturnType, Stmt, Type};
 
 use crate::ast::Handle;
@@ -170,7 +171,14 @@ fn clause_tokens(clause: &CheckedClause, clauses: &Ident) -> TokenStream {
         None => quote!(_),
     };
     let raised = private_ident("raised");
-    let run = clause_body(body);
+    // A copy to rewrite (syn's `Clone` impls are a feature this crate does without).
+    let run = match syn::parse2::<Expr>(body.to_token_stream()) {
+        Ok(mut body) => {
+            returns_raise(&mut body);
+            clause_body(&body)
+        }
+        Err(_) => clause_body(body),
+    };
     quote! {
         #checks
         if let ::core::option::Option::Some(#binding) = #take {
@@ -178,6 +186,37 @@ fn clause_tokens(clause: &CheckedClause, clauses: &Ident) -> TokenStream {
             #clauses.record(#raised);
         }
     }
+}
+
+/// `return value` in a clause's body leaves the clause with `value` as its outcome, converted
+/// as the tail is (`return Err(MyError)` raises `MyError`, no `.into()` needed; a bare `return`
+/// is handled), not in closures, `async` blocks or nested items, whose `return`s are theirs.
+fn returns_raise(body: &mut Expr) {
+    struct Returns;
+    impl VisitMut for Returns {
+        fn visit_expr_mut(&mut self, expr: &mut Expr) {
+            match expr {
+                Expr::Closure(_) | Expr::Async(_) => {}
+                Expr::Return(ret) => {
+                    if let Some(value) = &mut ret.expr {
+                        self.visit_expr_mut(value);
+                    }
+                    let span = ret.return_token.span;
+                    let value = match ret.expr.take() {
+                        Some(value) => value.to_token_stream(),
+                        None => quote_spanned!(span=> ()),
+                    };
+                    ret.expr = Some(Box::new(syn::parse_quote_spanned!(span=>
+                        ::taskgroup::__private::ClauseOutput::into_raised(#value)
+                    )));
+                }
+                _ => visit_mut::visit_expr_mut(self, expr),
+            }
+        }
+
+        fn visit_item_mut(&mut self, _: &mut syn::Item) {}
+    }
+    Returns.visit_expr_mut(body);
 }
 
 /// The clause's body, its value passed to `ClauseOutput::into_raised` with the user's span
@@ -206,6 +245,9 @@ fn clause_body(body: &Expr) -> TokenStream {
             let tail = into_raised(&tail.mac);
             quote!(#(#init)* #tail)
         }
+        // A clause that ends in `return ...;` leaves by it: no tail after it (it would be
+        // unreachable code in the user's clause).
+        Some((Stmt::Expr(Expr::Return(_), Some(_)), _)) => quote!(#(#stmts)*),
         _ => {
             let unit = into_raised(&quote_spanned!(block.block.brace_token.span.close()=> ()));
             quote!(#(#stmts)* #unit)
