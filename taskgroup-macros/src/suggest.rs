@@ -23,12 +23,25 @@ const ALIASES: &[(&str, &str)] = &[
 
 /// The known word closest to `word`, if one is close enough to be what was meant.
 pub(crate) fn did_you_mean<'a>(word: &str, known: &[&'a str]) -> Option<&'a str> {
-    if let Some((_, target)) = ALIASES.iter().find(|(alias, _)| *alias == word) {
-        if let Some(found) = known.iter().find(|k| **k == *target) {
-            return Some(found);
-        }
-    }
     let folded = fold(word);
+    // An alias, or a misspelling of one (`concurency`): two edits for a long alias, one for a
+    // middling one, none for a short one (`all`, `any` are too near to everything).
+    let alias = ALIASES
+        .iter()
+        .filter_map(|(alias, target)| {
+            let found = known.iter().find(|k| **k == *target)?;
+            let allowed = match alias.len() {
+                0..=4 => 0,
+                5..=7 => 1,
+                _ => 2,
+            };
+            let d = distance(&folded, &fold(alias));
+            (d <= allowed).then_some((d, *found))
+        })
+        .min_by_key(|(d, _)| *d);
+    if let Some((_, found)) = alias {
+        return Some(found);
+    }
     known
         .iter()
         .map(|k| (distance(&folded, &fold(k)), *k))
@@ -97,6 +110,8 @@ mod tests {
             Some("fail_fast")
         );
         assert_eq!(did_you_mean("concurrency", OPTIONS), Some("limit"));
+        assert_eq!(did_you_mean("concurency", OPTIONS), Some("limit"));
+        assert_eq!(did_you_mean("max_concurency", OPTIONS), Some("limit"));
     }
 
     #[test]
