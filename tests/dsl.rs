@@ -513,3 +513,18 @@ async fn dsl_return_in_a_clause_raises_without_into_and_a_bare_return_handles() 
     assert!(!left.contains::<ValueError>());
     assert!(!left.contains::<TypeError>());
 }
+
+#[tokio::test]
+async fn dsl_a_clause_raises_its_typed_group_without_into_untyped() {
+    let outcome = task_group!(|tg| {
+        tg.spawn(async { Err::<(), _>(ValueError("bad")) });
+    }
+    except* ValueError as eg => Err(eg),
+    );
+    let left = outcome.unhandled().expect("raised back");
+    // CPython's shape for a raised group: ErrorGroup("", [the matched group]).
+    assert_eq!(left.message(), "");
+    let raised = left.iter().next().and_then(Member::as_group).unwrap();
+    assert_eq!(raised.message(), "unhandled errors in a TaskGroup");
+    assert!(raised.contains::<ValueError>());
+}

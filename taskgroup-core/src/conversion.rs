@@ -100,3 +100,11 @@ impl Member {
         Member::Leaf(Leaf::from_payload(Payload::Eyre(report)))
     }
 }
+
+/// A typed view (what a clause receives as `eg`) raises as its untyped group: `Err(eg)` in a
+/// clause, or `?`, needs no `into_untyped()`.
+impl<E: std::error::Error + 'static> From<ErrorGroup<E>> for Member {
+    fn from(group: ErrorGroup<E>) -> Self {
+        Member::Group(group.into_untyped())
+    }
+}

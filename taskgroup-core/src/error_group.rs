@@ -404,8 +404,9 @@ error_types!(A B C D E F);
 error_types!(A B C D E F G);
 error_types!(A B C D E F G H);
 
-/// Only the untyped group is an error, so that `?` nests it whole into an enclosing group;
-/// convert a typed view with [`ErrorGroup::into_untyped`] first.
+/// Only the untyped group is an error, so that `?` nests it whole into an enclosing group. A
+/// typed view converts into a [`Member`] too (as its untyped group), so `Err(eg)` in a clause
+/// and `?` take it as it is; [`ErrorGroup::into_untyped`] gives the group itself.
 impl StdError for ErrorGroup {}
 
 /// One member of an [`ErrorGroup`]: a single error or a nested group.
