@@ -11,7 +11,8 @@ use syn::{Expr, FnArg, Ident, Pat, ReturnType, Stmt, Type};
 use crate::ast::Handle;
 use crate::errors::Errors;
 use crate::handler::{HandlerImpl, handler_type};
-use crate::valid::{self, BuilderCall, CheckedClause, HandlerFn, Matcher, Scope, distinct_types};
+use crate::options::BuilderCall;
+use crate::valid::{self, CheckedClause, HandlerFn, Matcher, Scope, distinct_types};
 use crate::{fallback, parse};
 
 /// `task_group!`: parse, check, expand (or fall back beside the errors).

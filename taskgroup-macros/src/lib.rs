@@ -12,6 +12,7 @@ mod errors;
 mod expand;
 mod fallback;
 mod handler;
+mod options;
 mod parse;
 mod pattern;
 mod suggest;
