@@ -2,42 +2,25 @@
 
 use std::convert::Infallible;
 use std::future::Future;
-use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::pin::Pin;
-use std::task::{Context, Poll};
 
 use crate::TaskGroup;
+use crate::catch_panic::CatchPanic;
 use crate::config::Policy;
 use crate::error_group::Member;
 use crate::leaf::{Leaf, TaskPanic};
 use crate::task_output::TaskOutput;
 
-pin_project_lite::pin_project! {
-    /// A child's future whose outcome, a panic included, is its value: the group never sees
-    /// it fail.
-    struct Settle<F> {
-        #[pin]
-        future: F,
-    }
-}
-
-impl<F> Future for Settle<F>
+/// A child's future whose outcome, a panic included, is its value: the group never sees it
+/// fail.
+async fn settle<F>(future: F) -> Result<Result<<F::Output as TaskOutput>::Ok, Member>, Infallible>
 where
     F: Future,
     F::Output: TaskOutput,
 {
-    type Output = Result<Result<<F::Output as TaskOutput>::Ok, Member>, Infallible>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let future = self.project().future;
-        match catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
-            Ok(Poll::Pending) => Poll::Pending,
-            Ok(Poll::Ready(output)) => Poll::Ready(Ok(output.into_result())),
-            Err(payload) => Poll::Ready(Ok(Err(Member::Leaf(Leaf::new(TaskPanic::from_payload(
-                &*payload,
-            )))))),
-        }
-    }
+    Ok(match CatchPanic::new(future).await {
+        Ok(output) => output.into_result(),
+        Err(payload) => Err(Member::Leaf(Leaf::new(TaskPanic::from_payload(&*payload)))),
+    })
 }
 
 /// Runs every future as a child of a new group in which no failure cancels the others
@@ -87,7 +70,7 @@ where
             Ok::<_, Infallible>(
                 futures
                     .into_iter()
-                    .map(|future| tg.spawn(Settle { future }))
+                    .map(|future| tg.spawn(settle(future)))
                     .collect::<Vec<_>>(),
             )
         })

@@ -10,6 +10,7 @@
 
 mod box_error;
 mod cancel;
+mod catch_panic;
 mod config;
 mod conversion;
 mod error_group;

@@ -133,13 +133,14 @@ impl Shared {
             return false;
         }
         if self.config.grace.is_none() {
+            // Wakes the scope too.
             self.abort_all();
         } else {
             self.guarded(|| self.token.cancel());
             // Children still queued behind the limit never start, grace period or not.
             self.drop_queue();
+            self.wake_scope();
         }
-        self.wake_scope();
         true
     }
 

@@ -2,16 +2,15 @@
 
 use std::fmt;
 use std::future::Future;
-use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
-use std::pin::pin;
+use std::panic::resume_unwind;
 use std::sync::{Arc, Mutex, Weak};
-use std::task::Poll;
 
 use tokio::sync::oneshot;
 
 use super::shared::{Shared, lock};
 use super::task::Task;
 use super::{Locality, TaskGroup};
+use crate::catch_panic::CatchPanic;
 use crate::error_group::Member;
 use crate::leaf::{Leaf, TaskInfo, TaskPanic};
 use crate::spawn_error::SpawnError;
@@ -214,15 +213,7 @@ impl<'env, K: Locality> TaskGroup<'env, K> {
         let weak = Arc::downgrade(&slot);
         let waiting = slot;
         let task = self.try_spawn(async move {
-            let mut future = pin!(future);
-            let outcome = std::future::poll_fn(|cx| {
-                match catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx))) {
-                    Ok(Poll::Pending) => Poll::Pending,
-                    Ok(Poll::Ready(output)) => Poll::Ready(Ok(output.into_result())),
-                    Err(payload) => Poll::Ready(Err(payload)),
-                }
-            })
-            .await;
+            let outcome = CatchPanic::new(future).await.map(TaskOutput::into_result);
             let Some(tx) = lock(&waiting).take() else {
                 // After readiness the child is the group's, like any other.
                 return match outcome {
