@@ -54,7 +54,9 @@ pub use taskgroup_core::*;
 ///   as CPython does. When everything was handled and one error was raised, CPython raises
 ///   that error bare; the scope's error is always a group here, so it comes back as
 ///   `ErrorGroup("", [raised])`, its only leaf the raised error. With nothing raised, the
-///   unmatched rest comes back unchanged.
+///   unmatched rest comes back unchanged. `Err(eg.reraise())` is CPython's bare `raise`: the
+///   clause's leaves go back to their original place in the rest (original messages and
+///   nesting), instead of being nested as a new error.
 /// - The clause body runs in an `async` block: `.await` works; `return Err(e)` leaves the
 ///   clause raising `e` (no `.into()`, as with `?`), a bare `return` leaves it handled.
 /// - A Rust pattern takes only the leaves of its type that it matches, as

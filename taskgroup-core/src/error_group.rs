@@ -48,6 +48,8 @@ pub struct ErrorGroup<E: ?Sized = AnyError> {
     /// The name of the group that made it (`TaskGroup::builder().name(..)`, `name =`), if any.
     name: Option<Arc<str>>,
     members: Vec<Member>,
+    /// Made by [`reraise`](ErrorGroup::reraise): an `except*` clause puts it back in place.
+    reraised: bool,
     _leaves: PhantomData<fn() -> Box<E>>,
 }
 
@@ -81,6 +83,7 @@ impl ErrorGroup {
             message,
             name: None,
             members,
+            reraised: false,
             _leaves: PhantomData,
         }
     }
@@ -293,6 +296,50 @@ impl<E: ?Sized> ErrorGroup<E> {
         self.retyped()
     }
 
+    /// CPython's bare `raise` in an `except*` clause: `Err(eg.reraise())` (or `?` on it) puts
+    /// the clause's leaves back where they were, so the scope's error keeps the original
+    /// message and nesting, holding the re-raised leaves and those no clause handled. Raising
+    /// `eg` itself (`Err(eg)`) is a new raise instead: `ErrorGroup("", [eg, rest])`.
+    ///
+    /// Only leaves of the group the clauses started from go back in place (any others are
+    /// raised as new errors). Outside `except*` the mark does nothing: the group stays the
+    /// same group.
+    ///
+    /// # Examples
+    /// ```
+    /// # use taskgroup_core as taskgroup;
+    /// use std::{fmt, io};
+    /// use taskgroup::{ErrorGroup, ExceptStar, Member};
+    ///
+    /// let inner = ErrorGroup::new("inner", vec![io::Error::other("disk").into()]).unwrap();
+    /// let eg = ErrorGroup::new("outer", vec![fmt::Error.into(), Member::Group(inner)]).unwrap();
+    /// let mut clauses = ExceptStar::new(eg);
+    /// let io_errors = clauses.take::<io::Error>().unwrap();
+    /// clauses.raise(io_errors.reraise()); // logged, then put back
+    /// let left = clauses.finish().unwrap();
+    /// assert_eq!(left.to_string(), "outer (2 sub-exceptions)"); // as it was
+    /// assert_eq!(left.members()[1].as_group().unwrap().message(), "inner");
+    /// ```
+    pub fn reraise(self) -> ErrorGroup {
+        let mut group = self.retyped();
+        group.reraised = true;
+        group
+    }
+
+    pub(crate) fn is_reraised(&self) -> bool {
+        self.reraised
+    }
+
+    /// The members, to walk or move out of (the group must not be left empty for long).
+    pub(crate) fn members_vec(&mut self) -> &mut Vec<Member> {
+        &mut self.members
+    }
+
+    /// The message and name, to build a group of the same header.
+    pub(crate) fn header(&self) -> (Cow<'static, str>, Option<Arc<str>>) {
+        (self.message.clone(), self.name.clone())
+    }
+
     /// The same message and members under another leaf type: the typed view that `split`
     /// gives and `into_untyped` forgets. The members move out (`ErrorGroup` has a `Drop`).
     fn retyped<F: ?Sized>(mut self) -> ErrorGroup<F> {
@@ -300,6 +347,7 @@ impl<E: ?Sized> ErrorGroup<E> {
             message: std::mem::take(&mut self.message),
             name: self.name.take(),
             members: std::mem::take(&mut self.members),
+            reraised: self.reraised,
             _leaves: PhantomData,
         }
     }

@@ -11,6 +11,7 @@ use std::future::Future;
 use crate::error_group::ErrorGroup;
 use crate::error_group::Member;
 use crate::leaf::Leaf;
+use crate::reraise::Places;
 
 /// What a scope with `except*` clauses gives back: its value, the news that every error was
 /// handled, or the errors that remain.
@@ -38,8 +39,9 @@ pub enum Outcome<T> {
     Ok(T),
     /// The scope failed and the clauses handled every error (none raised).
     Handled,
-    /// Errors remain: the leaves no clause matched, as the original group (same message and
-    /// shape), or, when a clause raised, CPython's `ErrorGroup("", [raised..., rest])`.
+    /// Errors remain: the leaves no clause matched or a clause re-raised
+    /// ([`ErrorGroup::reraise`]), as the original group (same message and shape), or, when a
+    /// clause raised a new error, CPython's `ErrorGroup("", [raised..., rest])`.
     Unhandled(ErrorGroup),
 }
 
@@ -216,7 +218,10 @@ pub async fn except_star<H: Handler, T>(result: Result<T, ErrorGroup>) -> Outcom
 /// - what a clause raises is set aside: later clauses never see it;
 /// - at the end, if nothing was raised, what is left propagates as it is (or everything was
 ///   handled); if something was raised, the result is `ErrorGroup("", [raised..., rest])`,
-///   the rest nested whole as the last member, as CPython does.
+///   the rest nested whole as the last member, as CPython does;
+/// - a group raised with [`ErrorGroup::reraise`] (CPython's bare `raise`) goes back to its
+///   original place: what propagates is the original group restricted to the re-raised and
+///   unhandled leaves.
 ///
 /// ```
 /// # use taskgroup_core as taskgroup;
@@ -242,12 +247,14 @@ pub async fn except_star<H: Handler, T>(result: Result<T, ErrorGroup>) -> Outcom
 pub struct ExceptStar {
     rest: Option<ErrorGroup>,
     raised: Vec<Member>,
+    places: Places,
 }
 
 impl ExceptStar {
     /// Starts the clauses over a scope's group.
-    pub fn new(group: ErrorGroup) -> Self {
+    pub fn new(mut group: ErrorGroup) -> Self {
         ExceptStar {
+            places: Places::new(&mut group),
             rest: Some(group),
             raised: Vec::new(),
         }
@@ -307,15 +314,24 @@ impl ExceptStar {
         matched
     }
 
-    /// Records an error a clause raised; later clauses will not see it.
+    /// Records an error a clause raised; later clauses will not see it. A group marked by
+    /// [`ErrorGroup::reraise`] goes back in its original place instead.
     pub fn raise(&mut self, error: impl Into<Member>) {
-        self.raised.push(error.into());
+        match error.into() {
+            Member::Group(group) if group.is_reraised() => {
+                if let Some(foreign) = self.places.put_back(group) {
+                    self.raised.push(Member::Group(foreign));
+                }
+            }
+            member => self.raised.push(member),
+        }
     }
 
-    /// Records a clause's result: `Err` is raised, `Ok` means handled.
+    /// Records a clause's result: `Err` is raised (see [`raise`](Self::raise)), `Ok` means
+    /// handled.
     pub fn record(&mut self, result: Result<(), Member>) {
         if let Err(member) = result {
-            self.raised.push(member);
+            self.raise(member);
         }
     }
 
@@ -327,10 +343,25 @@ impl ExceptStar {
         }
     }
 
-    /// Ends the clauses: `None` when everything was handled, otherwise what propagates
-    /// (the rest unchanged, or `ErrorGroup("", [raised..., rest])` when a clause raised).
+    /// Ends the clauses: `None` when everything was handled, otherwise what propagates: the
+    /// rest unchanged, or, when a clause re-raised ([`ErrorGroup::reraise`]), the original
+    /// group restricted to the re-raised leaves and the rest; and when a clause raised a new
+    /// error, `ErrorGroup("", [raised..., that])`.
     pub fn finish(self) -> Option<ErrorGroup> {
-        let ExceptStar { rest, mut raised } = self;
+        let ExceptStar {
+            rest,
+            mut raised,
+            mut places,
+        } = self;
+        let rest = if places.any_back() {
+            if let Some(foreign) = rest.and_then(|rest| places.put_back(rest)) {
+                // Never the case (the rest is the original's); kept rather than dropped.
+                raised.push(Member::Group(foreign));
+            }
+            places.project()
+        } else {
+            rest
+        };
         if raised.is_empty() {
             return rest;
         }

@@ -60,6 +60,9 @@ pub struct Leaf {
     error: Payload,
     type_name: &'static str,
     task: Option<TaskInfo>,
+    /// Where the leaf sits in the group an [`ExceptStar`](crate::ExceptStar) started from
+    /// (0: nowhere), so that a re-raised leaf goes back to its place.
+    origin: u64,
 }
 
 impl Leaf {
@@ -69,6 +72,7 @@ impl Leaf {
             error: Payload::Boxed(Box::new(error)),
             type_name: short_type_name(std::any::type_name::<E>()),
             task: None,
+            origin: 0,
         }
     }
 
@@ -90,6 +94,7 @@ impl Leaf {
             error: Payload::Boxed(error),
             type_name,
             task: None,
+            origin: 0,
         }
     }
 
@@ -98,6 +103,7 @@ impl Leaf {
             type_name: error.type_name(),
             error,
             task: None,
+            origin: 0,
         }
     }
 
@@ -109,6 +115,14 @@ impl Leaf {
     /// The task that raised this error, if it came from one.
     pub fn task(&self) -> Option<&TaskInfo> {
         self.task.as_ref()
+    }
+
+    pub(crate) fn origin(&self) -> u64 {
+        self.origin
+    }
+
+    pub(crate) fn set_origin(&mut self, origin: u64) {
+        self.origin = origin;
     }
 
     pub(crate) fn set_task(&mut self, info: &TaskInfo) {

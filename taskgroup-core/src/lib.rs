@@ -22,6 +22,7 @@ mod group;
 mod leaf;
 mod ready_set;
 mod render;
+mod reraise;
 mod spawn_error;
 mod sync;
 mod task_error;
