@@ -23,6 +23,8 @@ pub(super) const LIMITED: u32 = !NO_SLOT;
 pub(super) trait ChildKind: Send + 'static {
     /// False for a queued child, whose inner [`InCell`](super::in_cell::InCell) records it.
     const RECORDS: bool = true;
+    /// True for a shielded child: the group's abort does not stop it (see `shield`).
+    const SHIELDED: bool = false;
     fn name(&self) -> Option<&Arc<str>>;
 }
 
@@ -141,7 +143,7 @@ where
         let aborted = guard
             .shared
             .as_ref()
-            .is_none_or(|shared| shared.is_aborted());
+            .is_none_or(|shared| !N::SHIELDED && shared.is_aborted());
         if aborted {
             // Tokio reads a cancellation and drops the child, whose `Drop` drops the future: a
             // panic in its destructor is then the child's, in the group and in the handle.
@@ -156,7 +158,10 @@ where
         drop(lent);
         let ending = match polled {
             Ok(Poll::Pending) => {
-                register(guard, cx);
+                // A shield is not woken by an abort: its waker need not be known.
+                if !N::SHIELDED {
+                    register(guard, cx);
+                }
                 return Poll::Pending;
             }
             Ok(Poll::Ready(output)) => Ending::of(output),

@@ -60,7 +60,7 @@ impl Shared {
     }
 
     /// Puts a child on the runtime.
-    fn start<F, N>(
+    pub(super) fn start<F, N>(
         self: &Arc<Self>,
         runtime: &tokio::runtime::Handle,
         future: F,
@@ -109,7 +109,7 @@ pub(super) fn refused<T>(why: SpawnError, name: Option<Arc<str>>) -> Task<T> {
 }
 
 #[cfg(feature = "tracing")]
-fn instrument<F>(child: F, name: Option<&str>) -> tracing::instrument::Instrumented<F> {
+pub(super) fn instrument<F>(child: F, name: Option<&str>) -> tracing::instrument::Instrumented<F> {
     tracing::Instrument::instrument(
         child,
         tracing::info_span!("taskgroup.task", name = name.unwrap_or("")),
