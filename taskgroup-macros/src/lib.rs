@@ -8,9 +8,11 @@
 #![forbid(unsafe_code)]
 
 mod ast;
+mod body_return;
 mod errors;
 mod expand;
 mod fallback;
+mod handle_escape;
 mod handler;
 mod options;
 mod parse;

@@ -11,7 +11,9 @@ use quote::ToTokens;
 use syn::{Expr, FnArg, GenericArgument, Ident, Pat, Path, PathArguments, Type};
 
 use crate::ast::{Alternative, Binding, ClauseKind, ExceptStarInput, Handle, TaskGroupInput};
+use crate::body_return;
 use crate::errors::Errors;
+use crate::handle_escape;
 use crate::options::BuilderCall;
 use crate::options::options_to_calls;
 use crate::pattern::{check_no_bindings, error_type_of, pattern_text};
@@ -170,7 +172,7 @@ pub(crate) fn task_group(input: TaskGroupInput, errors: &mut Errors) -> Scope {
     let TaskGroupInput {
         options,
         handle,
-        body,
+        mut body,
         clauses,
     } = input;
     let (config, local) = options_to_calls(options, errors);
@@ -180,6 +182,15 @@ pub(crate) fn task_group(input: TaskGroupInput, errors: &mut Errors) -> Scope {
             "remove `async`: the body already runs inside the scope's async block, and an \
              `async` block here would be returned unawaited; write `|tg| { ... }`",
         ));
+    }
+
+    if let Some(span) = body_return::take_returns(&mut body) {
+        errors.push(body_return::refused(span));
+    }
+    if let Handle::Named(ident) = &handle
+        && let Some(span) = handle_escape::in_value(ident, &body)
+    {
+        errors.push(handle_escape::refused(ident, span));
     }
 
     let has_clauses = !clauses.is_empty();
