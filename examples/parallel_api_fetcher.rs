@@ -1,6 +1,6 @@
 //! The tutorial's "Parallel API fetcher": users, posts and comments 1..3 fetched in parallel in
-//! one task group, each through a blocking HTTP request on tokio's blocking pool (Python's
-//! `loop.run_in_executor`).
+//! one task group, each a blocking HTTP request run as a blocking child of the group
+//! (`tg.spawn_blocking`, on tokio's blocking pool: Python's `loop.run_in_executor`).
 //!
 //! ```text
 //! cargo run --example parallel_api_fetcher                      # from a local sample server
@@ -58,7 +58,7 @@ impl FetchError {
 }
 
 /// One blocking GET, parsed as JSON. Runs on the blocking pool, never on the async workers.
-fn blocking_fetch(url: &str) -> Result<Value, FetchError> {
+fn fetch_json_data(url: &str) -> Result<Value, FetchError> {
     let agent = ureq::Agent::config_builder()
         .timeout_global(Some(REQUEST_TIMEOUT))
         // Statuses are reported below with their reason phrase; no proxy from the environment.
@@ -83,15 +83,6 @@ fn blocking_fetch(url: &str) -> Result<Value, FetchError> {
     serde_json::from_str(&body).map_err(|e| FetchError::new(url, format_args!("bad JSON: {e}")))
 }
 
-/// Fetches JSON from `url` without blocking the async workers.
-async fn fetch_json_data(url: String) -> Result<Value, FetchError> {
-    let fetch = {
-        let url = url.clone();
-        tokio::task::spawn_blocking(move || blocking_fetch(&url))
-    };
-    fetch.await.map_err(|e| FetchError::new(&url, e))?
-}
-
 struct UserData {
     user_id: u32,
     name: Value,
@@ -107,21 +98,21 @@ struct CommentData {
     body: String,
 }
 
-async fn get_user_data(base: Arc<str>, user_id: u32) -> Result<UserData, FetchError> {
-    let data = fetch_json_data(format!("{base}/users/{user_id}")).await?;
+fn get_user_data(base: &str, user_id: u32) -> Result<UserData, FetchError> {
+    let data = fetch_json_data(&format!("{base}/users/{user_id}"))?;
     let name = data.get("name").cloned().unwrap_or(Value::Null);
     Ok(UserData { user_id, name })
 }
 
-async fn get_post_data(base: Arc<str>, post_id: u32) -> Result<PostData, FetchError> {
-    let data = fetch_json_data(format!("{base}/posts/{post_id}")).await?;
+fn get_post_data(base: &str, post_id: u32) -> Result<PostData, FetchError> {
+    let data = fetch_json_data(&format!("{base}/posts/{post_id}"))?;
     let title = data.get("title").cloned().unwrap_or(Value::Null);
     Ok(PostData { post_id, title })
 }
 
-async fn get_comment_data(base: Arc<str>, comment_id: u32) -> Result<CommentData, FetchError> {
+fn get_comment_data(base: &str, comment_id: u32) -> Result<CommentData, FetchError> {
     let url = format!("{base}/comments/{comment_id}");
-    let data = fetch_json_data(url.clone()).await?;
+    let data = fetch_json_data(&url)?;
     // Python's `data.get("body")[:50]`: the first 50 characters.
     let body = match data.get("body") {
         Some(Value::String(body)) => body.chars().take(50).collect(),
@@ -134,15 +125,25 @@ async fn get_comment_data(base: Arc<str>, comment_id: u32) -> Result<CommentData
 async fn fetch_and_print(base: Arc<str>) -> ExitCode {
     println!("Starting parallel API fetches...");
     // wait_all: a failed request does not cancel the others, so every failure is reported.
+    // Each request blocks a thread of tokio's blocking pool, never an async worker.
     let fetched = task_group!(policy = wait_all; |tg| {
         let users: Vec<Task<UserData>> = (1..=3)
-            .map(|i| tg.spawn(get_user_data(base.clone(), i)))
+            .map(|i| {
+                let base = base.clone();
+                tg.spawn_blocking(move || get_user_data(&base, i))
+            })
             .collect();
         let posts: Vec<Task<PostData>> = (1..=3)
-            .map(|i| tg.spawn(get_post_data(base.clone(), i)))
+            .map(|i| {
+                let base = base.clone();
+                tg.spawn_blocking(move || get_post_data(&base, i))
+            })
             .collect();
         let comments: Vec<Task<CommentData>> = (1..=3)
-            .map(|i| tg.spawn(get_comment_data(base.clone(), i)))
+            .map(|i| {
+                let base = base.clone();
+                tg.spawn_blocking(move || get_comment_data(&base, i))
+            })
             .collect();
         (users, posts, comments)
     });

@@ -25,6 +25,8 @@ pub(crate) struct TaskCell<T> {
     cancel_requested: AtomicBool,
     /// The slot left `Pending`: lets the guard that runs after every child skip the lock.
     settled: AtomicBool,
+    /// The child is shielded: the group's abort does not stop it (see `shield`).
+    shielded: bool,
 }
 
 impl<T> TaskCell<T> {
@@ -36,7 +38,20 @@ impl<T> TaskCell<T> {
             }),
             cancel_requested: AtomicBool::new(false),
             settled: AtomicBool::new(false),
+            shielded: false,
         }
+    }
+
+    /// The cell of a shielded child queued behind the limit.
+    pub(crate) fn shielded() -> Self {
+        TaskCell {
+            shielded: true,
+            ..Self::new()
+        }
+    }
+
+    pub(crate) fn is_shielded(&self) -> bool {
+        self.shielded
     }
 
     pub(crate) fn done(result: Result<T, TaskError>) -> Self {

@@ -103,7 +103,8 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let mut this = self.project();
         let cell = &*this.cell.0;
-        let ending = if this.shared.is_aborted() || cell.cancel_requested() {
+        let aborted = this.shared.is_aborted() && !cell.is_shielded();
+        let ending = if aborted || cell.cancel_requested() {
             Ending::Cancelled
         } else {
             let Some(future) = this.future.as_mut().as_pin_mut() else {

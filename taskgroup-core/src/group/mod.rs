@@ -14,6 +14,8 @@
 //! - `wakers`: the waiting children's wakers.
 //! - `arrivals`: local children spawned since the scope last polled; `local`: spawning them.
 //! - `scope`: the future of `run`, one method per step.
+//! - `shield`: children the group's cancellation does not abort; `blocking`: closures on the
+//!   blocking pool, shielded children holding the scope open while they run.
 //! - `start`, `spawner`, `task`, `locality`, `control`, `settled`: the public pieces.
 
 use std::collections::VecDeque;
@@ -24,6 +26,7 @@ use std::pin::{Pin, pin};
 use std::sync::{Arc, Mutex};
 
 mod arrivals;
+mod blocking;
 mod cell;
 mod child;
 mod control;
@@ -38,6 +41,7 @@ mod models;
 mod scope;
 mod settled;
 mod shared;
+mod shield;
 mod slot;
 mod spawn;
 mod spawner;

@@ -153,6 +153,14 @@ impl Shared {
         }
     }
 
+    /// Counts a unit that is never refused, for work that holds the scope open beside a
+    /// child's own unit: a blocking child's closure, which outlives its child if the child is
+    /// cancelled. Release it with [`release`](Self::release).
+    pub(super) fn hold_open(self: &Arc<Self>) {
+        // A hold is never refused.
+        let _ = count_unit(self, true);
+    }
+
     /// Makes every child stop at its next wake-up, and wakes the waiting ones now; and so for
     /// every nested group that holds this one, and theirs (a list, not recursion).
     pub(super) fn abort_all(&self) {

@@ -17,7 +17,8 @@
 //!
 //! # Invariants
 //! 1. The count is the number of live spawned children (running or queued behind the limit)
-//!    plus the holds that groups nested in this one have on it. A child's unit is added before
+//!    plus the holds that groups nested in this one have on it, plus one per running blocking
+//!    closure (it may outlive its child, which is cancelled while the closure runs on). A child's unit is added before
 //!    it can run and removed after its future is dropped, so a count of zero means no spawned
 //!    child of this group's is alive. (Local children live in the scope's own future, which
 //!    polls them until none is left, and are pushed under the lock of its final close check.)
