@@ -4,10 +4,15 @@
 //!
 //! Scenarios (SPEC §7): spawn+join of trivial tasks, fail-fast cancellation, bytes per pending
 //! task, ErrorGroup scaling, spawn_local, macro compile time, and CPython's asyncio.TaskGroup.
-//! Every comparison prints `RATIO <scenario> <peer> <ours / peer>` (medians), then a table;
-//! the full run also writes docs/PERFORMANCE.md. `--quick` is the CI variant: smaller sizes,
-//! 3 runs, nothing written. Without `--bench` (as `cargo test -p taskgroup-bench --benches`
-//! runs it) it is a smoke run: tiny sizes, one run, no compile or CPython scenario.
+//!
+//! Every scenario runs its contenders in rounds (one warm-up round, then `--runs` recorded
+//! ones) in an order that rotates every round (see `measure::round_order`), and prints every
+//! figure as median (min - max) and every comparison as
+//! `RATIO <scenario> <peer> <ratio of medians> rounds <min>-<max> target <= <t> <status>`,
+//! then a table. The full run also writes docs/PERFORMANCE.md. `--quick` is the CI variant:
+//! the same lines and targets with smaller sizes and fewer rounds, nothing written, and a
+//! missed target never fails it. Without `--bench` (as `cargo test -p taskgroup-bench
+//! --benches` runs it) it is a smoke run: tiny sizes, one round, no compile or CPython scenario.
 
 #[path = "compare/alloc_count.rs"]
 mod alloc_count;
@@ -39,10 +44,10 @@ static ALLOC: alloc_count::Counting = alloc_count::Counting;
 /// How much to measure.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
-    /// `cargo bench -p taskgroup-bench --bench compare`: every size, 5+ runs, writes
-    /// docs/PERFORMANCE.md.
+    /// `cargo bench -p taskgroup-bench --bench compare`: every size, `FULL_RUNS` rounds,
+    /// writes docs/PERFORMANCE.md.
     Full,
-    /// `-- --quick`: the CI run, under two minutes.
+    /// `-- --quick`: the CI run, a few minutes on 2 cores: smaller sizes, `QUICK_RUNS` rounds.
     Quick,
     /// No `--bench` flag (`cargo test -p taskgroup-bench --benches`): seconds, to prove the
     /// code still runs.
@@ -66,28 +71,42 @@ impl Opts {
     }
 }
 
-const GROUPS: &[&str] = &[
-    "spawn_join",
-    "fail_fast",
-    "memory",
-    "error_group",
-    "spawn_local",
-    "compile",
-    "cpython",
+/// Recorded rounds per scenario in the full run.
+pub const FULL_RUNS: usize = 9;
+/// Recorded rounds per scenario in the quick run.
+pub const QUICK_RUNS: usize = 5;
+
+/// One scenario group: its name for `--only`, and what measures it.
+type Scenario = fn(&Opts, &mut report::Report);
+
+/// Every scenario group, in the order a run measures them.
+const SCENARIOS: &[(&str, Scenario)] = &[
+    ("spawn_join", spawn_join::run),
+    ("cpython", cpython::run),
+    ("fail_fast", fail_fast::run),
+    ("memory", memory::run),
+    ("error_group", error_group::run),
+    ("spawn_local", spawn_local::run),
+    ("compile", compile_time::run),
 ];
+
+fn group_names() -> Vec<&'static str> {
+    SCENARIOS.iter().map(|&(name, _)| name).collect()
+}
 
 fn usage() -> String {
     format!(
         "usage: cargo bench -p taskgroup-bench --bench compare [-- OPTIONS]\n\
          \n\
          options:\n\
-         \x20 --quick          CI run: 1k and 100k tasks, 3 runs, 50 macro uses; writes no file\n\
-         \x20 --runs N         runs per measurement (median reported); default 5, 3 with --quick\n\
+         \x20 --quick          CI run: no 1m sizes, {QUICK_RUNS} rounds, 50 macro uses; writes no file\n\
+         \x20 --runs N         recorded rounds per scenario (contenders rotate every round);\n\
+         \x20                  default {FULL_RUNS}, {QUICK_RUNS} with --quick\n\
          \x20 --only LIST      comma-separated scenario groups: {}\n\
          \x20 --no-write       do not write docs/PERFORMANCE.md\n\
          \x20 --bench          passed by cargo bench (without it: a seconds-long smoke run)\n\
          \x20 -h, --help       this message",
-        GROUPS.join(",")
+        group_names().join(",")
     )
 }
 
@@ -118,10 +137,10 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Opts, String> {
                     .next()
                     .ok_or("--only needs a list, e.g. --only memory,compile")?;
                 let list: Vec<String> = value.split(',').map(str::to_owned).collect();
-                if let Some(bad) = list.iter().find(|g| !GROUPS.contains(&g.as_str())) {
+                if let Some(bad) = list.iter().find(|g| !group_names().contains(&g.as_str())) {
                     return Err(format!(
                         "unknown scenario group `{bad}`; choose from {}",
-                        GROUPS.join(",")
+                        group_names().join(",")
                     ));
                 }
                 only = Some(list);
@@ -135,8 +154,8 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Opts, String> {
         (false, false) => Mode::Smoke,
     };
     let runs = runs.unwrap_or(match mode {
-        Mode::Full => 5,
-        Mode::Quick => 3,
+        Mode::Full => FULL_RUNS,
+        Mode::Quick => QUICK_RUNS,
         Mode::Smoke => 1,
     });
     Ok(Opts {
@@ -161,36 +180,25 @@ fn main() -> ExitCode {
     };
     let started = Instant::now();
     println!(
-        "taskgroup compare: mode {:?}, {} run(s) per measurement, {} CPU(s)",
+        "taskgroup compare: mode {:?}, {} recorded round(s) per scenario (order rotated every \
+         round), {} CPU(s)",
         opts.mode,
         opts.runs,
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
     let mut report = report::Report::default();
-    if opts.wants("spawn_join") {
-        spawn_join::run(&opts, &mut report);
-    }
-    if opts.wants("cpython") {
-        cpython::run(&opts, &mut report);
-    }
-    if opts.wants("fail_fast") {
-        fail_fast::run(&opts, &mut report);
-    }
-    if opts.wants("memory") {
-        memory::run(&opts, &mut report);
-    }
-    if opts.wants("error_group") {
-        error_group::run(&opts, &mut report);
-    }
-    if opts.wants("spawn_local") {
-        spawn_local::run(&opts, &mut report);
-    }
-    if opts.wants("compile") {
-        compile_time::run(&opts, &mut report);
+    println!("load average at start: {}", report.load_at_start());
+    for &(name, scenario) in SCENARIOS {
+        if opts.wants(name) {
+            let started = Instant::now();
+            scenario(&opts, &mut report);
+            println!("({name}: {:.1} s)", started.elapsed().as_secs_f64());
+        }
     }
     report.print_table();
     let elapsed = started.elapsed();
     println!("total time: {:.1} s", elapsed.as_secs_f64());
+    println!("load average at the end: {}", report::load_average());
     if opts.write_doc {
         match report.write_doc(&opts, elapsed) {
             Ok(path) => println!("wrote {}", path.display()),

@@ -1,8 +1,9 @@
 """CPython's asyncio.TaskGroup on the spawn+join scenario of benches/compare.rs.
 
 Spawns N trivial tasks in one TaskGroup, joins them, sums their results; prints one line per
-size, the median over the runs:  CPYTHON spawn_join <n> <us_per_task>
-Run by `cargo bench --bench compare` when python3 is present (3.11 or newer).
+size, the median over the runs after one warm-up run:  CPYTHON spawn_join <n> <us_per_task>
+Run once per round, one size at a time, by `cargo bench -p taskgroup-bench --bench compare`
+when python3 is present (3.11 or newer).
 """
 
 import argparse

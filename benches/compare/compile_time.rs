@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Instant, SystemTime};
 
-use crate::measure::{median, nanos};
+use crate::measure::{Contender, nanos, rounds};
 use crate::report::{Report, rustc};
 use crate::{Mode, Opts};
 
@@ -212,34 +212,32 @@ pub fn run(opts: &Opts, report: &mut Report) {
         }
     }
     for &(kind, uses) in plan {
-        let mut times = [Vec::new(), Vec::new()];
-        for _ in 0..opts.runs {
-            for (slot, style) in [Style::Macro, Style::Core].into_iter().enumerate() {
-                match compile(&dir, &deps, &rlib, style, uses, kind) {
-                    Ok(ms) => times[slot].push(ms),
-                    Err(e) => {
-                        report.note(format!(
-                            "compile: {} {} with {uses} uses failed: {e}",
-                            kind.label(),
-                            style.label()
-                        ));
-                        return;
-                    }
+        let (dir, deps, rlib) = (&dir, &deps, &rlib);
+        let contender = |style: Style| -> Contender<'_, Result<f64, String>> {
+            (
+                style.label(),
+                Box::new(move || compile(dir, deps, rlib, style, uses, kind)),
+            )
+        };
+        let measured = rounds(
+            opts.runs,
+            vec![contender(Style::Macro), contender(Style::Core)],
+        );
+        let mut times = Vec::new();
+        for (who, samples) in measured {
+            match samples.into_iter().collect::<Result<Vec<f64>, String>>() {
+                Ok(ms) => times.push((who, ms)),
+                Err(e) => {
+                    report.note(format!(
+                        "compile: {} {who} with {uses} uses failed: {e}",
+                        kind.label()
+                    ));
+                    return;
                 }
             }
         }
         let scenario = format!("compile_{}_{uses}_uses", kind.label());
-        let (ours, theirs) = (median(&times[0]), median(&times[1]));
-        report.figure(&scenario, Style::Macro.label(), ours, "ms");
-        report.figure(&scenario, Style::Core.label(), theirs, "ms");
-        report.compare(
-            &scenario,
-            Style::Core.label(),
-            ours,
-            theirs,
-            "ms",
-            Some(TARGET),
-        );
+        report.contest(&scenario, "ms", &times, |_| Some(TARGET));
     }
     if opts.mode == Mode::Quick {
         report.note("compile: the quick run checks 50 uses and skips the dev build");

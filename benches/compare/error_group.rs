@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use taskgroup::{ErrorGroup, Member, TASK_GROUP_MESSAGE};
 
-use crate::measure::{median, nanos, size_label};
+use crate::measure::{Contender, nanos, rounds, size_label};
 use crate::report::Report;
 use crate::{Mode, Opts};
 
@@ -104,18 +104,22 @@ pub fn run(opts: &Opts, report: &mut Report) {
         Mode::Smoke => (1_000, 10_000),
         _ => (10_000, 100_000),
     };
-    let mut per_leaf = [[0.0; 5]; 2];
+    // The two sizes are the contenders: rotated rounds, so that each size's sample of a round
+    // meets the same load and follows the other size as often as it leads it.
+    let size = |n: usize| move || sample(n, (100_000 / n).max(1));
+    let contenders: Vec<Contender<'_, [f64; 5]>> = vec![
+        ("small", Box::new(size(small))),
+        ("large", Box::new(size(large))),
+    ];
+    let measured = rounds(opts.runs, contenders);
+    let column =
+        |slot: usize, op: usize| -> Vec<f64> { measured[slot].1.iter().map(|r| r[op]).collect() };
     for (slot, n) in [small, large].into_iter().enumerate() {
-        let reps = (100_000 / n).max(1);
-        sample(n, reps); // warm-up
-        let rounds: Vec<[f64; 5]> = (0..opts.runs).map(|_| sample(n, reps)).collect();
-        for (op, value) in OPS.iter().enumerate() {
-            let column: Vec<f64> = rounds.iter().map(|r| r[op]).collect();
-            per_leaf[slot][op] = median(&column);
+        for (op, name) in OPS.iter().enumerate() {
             report.figure(
-                format!("errorgroup_{value}_{}", size_label(n)),
+                format!("errorgroup_{name}_{}", size_label(n)),
                 "taskgroup",
-                per_leaf[slot][op],
+                &column(slot, op),
                 "ns/leaf",
             );
         }
@@ -128,8 +132,8 @@ pub fn run(opts: &Opts, report: &mut Report) {
                 size_label(small)
             ),
             format!("ns_per_leaf_at_{}", size_label(small)),
-            per_leaf[1][op],
-            per_leaf[0][op],
+            &column(1, op),
+            &column(0, op),
             "ns/leaf",
             Some(TARGET),
         );

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use taskgroup::TaskGroup;
 use tokio::task::JoinSet;
 
-use crate::measure::{Flavor, median, nanos, size_label};
+use crate::measure::{Contender, Flavor, nanos, rounds, size_label};
 use crate::report::Report;
 use crate::{Mode, Opts};
 
@@ -94,27 +94,25 @@ pub fn run(opts: &Opts, report: &mut Report) {
     };
     for flavor in Flavor::BOTH {
         let rt = flavor.runtime();
-        let mut ours = Vec::new();
-        let mut theirs = Vec::new();
-        // One warm-up round, then interleaved rounds.
-        flavor.run(&rt, taskgroup(n));
-        flavor.run(&rt, joinset(n));
-        for _ in 0..opts.runs {
-            ours.push(flavor.run(&rt, taskgroup(n)));
-            theirs.push(flavor.run(&rt, joinset(n)));
-        }
-        let total = |s: &[Sample]| median(&s.iter().map(|x| nanos(x.0)).collect::<Vec<_>>());
-        let cancel = |s: &[Sample]| median(&s.iter().map(|x| nanos(x.1)).collect::<Vec<_>>());
+        let rt = &rt;
+        let contenders: Vec<Contender<'_, Sample>> = vec![
+            ("taskgroup", Box::new(move || flavor.run(rt, taskgroup(n)))),
+            (
+                "joinset_abort_all",
+                Box::new(move || flavor.run(rt, joinset(n))),
+            ),
+        ];
+        let measured = rounds(opts.runs, contenders);
         let base = format!("failfast_{}_{}", flavor.label(), size_label(n));
         for (part, pick) in [
-            ("total", &total as &dyn Fn(&[Sample]) -> f64),
-            ("cancel", &cancel),
+            ("total", (|s: &Sample| s.0) as fn(&Sample) -> Duration),
+            ("cancel", |s: &Sample| s.1),
         ] {
-            let scenario = format!("{base}_{part}");
-            let (o, t) = (pick(&ours), pick(&theirs));
-            report.figure(&scenario, "taskgroup", o, "ns");
-            report.figure(&scenario, "joinset_abort_all", t, "ns");
-            report.compare(&scenario, "joinset_abort_all", o, t, "ns", Some(TARGET));
+            let figures: Vec<(&'static str, Vec<f64>)> = measured
+                .iter()
+                .map(|(who, samples)| (*who, samples.iter().map(|s| nanos(pick(s))).collect()))
+                .collect();
+            report.contest(&format!("{base}_{part}"), "ns", &figures, |_| Some(TARGET));
         }
     }
 }

@@ -1,4 +1,4 @@
-//! Runtimes, medians, and interleaved runs of several peers.
+//! Runtimes, rounds of several contenders in a rotating order, and the spread of the samples.
 
 use std::future::Future;
 use std::time::Duration;
@@ -55,39 +55,72 @@ impl Flavor {
     }
 }
 
-/// The median of the samples (the mean of the two middle ones for an even count).
-pub fn median(samples: &[f64]) -> f64 {
-    assert!(!samples.is_empty(), "median of no samples");
-    let mut v = samples.to_vec();
-    v.sort_by(f64::total_cmp);
-    let mid = v.len() / 2;
-    if v.len() % 2 == 1 {
-        v[mid]
-    } else {
-        (v[mid - 1] + v[mid]) / 2.0
+/// The smallest, median (the mean of the two middle ones for an even count) and largest of a
+/// set of samples.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Spread {
+    pub min: f64,
+    pub median: f64,
+    pub max: f64,
+}
+
+impl Spread {
+    pub fn of(samples: &[f64]) -> Spread {
+        assert!(!samples.is_empty(), "spread of no samples");
+        let mut v = samples.to_vec();
+        v.sort_by(f64::total_cmp);
+        let mid = v.len() / 2;
+        let median = if v.len() % 2 == 1 {
+            v[mid]
+        } else {
+            (v[mid - 1] + v[mid]) / 2.0
+        };
+        Spread {
+            min: v[0],
+            median,
+            max: v[v.len() - 1],
+        }
     }
 }
 
-/// One contender in an interleaved measurement: a name and a closure giving one sample.
-pub type Contender<'a> = (&'static str, Box<dyn FnMut() -> f64 + 'a>);
+/// One contender in a measurement: a name and a closure giving one sample.
+pub type Contender<'a, T = f64> = (&'static str, Box<dyn FnMut() -> T + 'a>);
 
-/// Takes `runs` samples of each contender, one round at a time (so that a burst of load from
-/// another process hits every contender alike), after one unrecorded warm-up round.
-/// Returns each contender's name and median sample.
-pub fn interleaved(runs: usize, mut contenders: Vec<Contender<'_>>) -> Vec<(&'static str, f64)> {
+/// The order in which round `round` runs `count` contenders: rotated by one place each round,
+/// so that each contender runs first, last and in between in turn, and reversed in every other
+/// block of `count` rounds, so that each one also follows more than one other contender (the
+/// allocator's and the caches' state is what the previous contender left).
+pub fn round_order(round: usize, count: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..count).map(|i| (i + round) % count).collect();
+    if (round / count.max(1)) % 2 == 1 {
+        order.reverse();
+    }
+    order
+}
+
+/// Takes `runs` samples of each contender, one round at a time in [`round_order`] (a burst of
+/// load from another process hits every contender of a round alike), after one unrecorded
+/// warm-up round. Returns each contender's name and its samples in round order, so that the
+/// samples of two contenders at the same index were taken in the same round.
+pub fn rounds<T>(
+    runs: usize,
+    mut contenders: Vec<Contender<'_, T>>,
+) -> Vec<(&'static str, Vec<T>)> {
     for (_, sample) in &mut contenders {
         sample();
     }
-    let mut samples = vec![Vec::with_capacity(runs); contenders.len()];
-    for _ in 0..runs {
-        for (i, (_, sample)) in contenders.iter_mut().enumerate() {
-            samples[i].push(sample());
+    let mut samples: Vec<Vec<T>> = (0..contenders.len())
+        .map(|_| Vec::with_capacity(runs))
+        .collect();
+    for round in 0..runs {
+        for i in round_order(round, contenders.len()) {
+            samples[i].push((contenders[i].1)());
         }
     }
     contenders
         .iter()
-        .zip(&samples)
-        .map(|((name, _), s)| (*name, median(s)))
+        .map(|(name, _)| *name)
+        .zip(samples)
         .collect()
 }
 

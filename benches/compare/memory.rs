@@ -9,7 +9,7 @@ use taskgroup::TaskGroup;
 use tokio::task::JoinSet;
 
 use crate::alloc_count::{self, CLASSES, Snapshot};
-use crate::measure::{median, size_label};
+use crate::measure::{Contender, rounds, size_label};
 use crate::report::Report;
 use crate::{Mode, Opts};
 
@@ -123,9 +123,10 @@ pub fn run(opts: &Opts, report: &mut Report) {
         size_label(n)
     );
     let rt = crate::measure::Flavor::Current.runtime();
-    type Work<'a> = Box<dyn Fn() -> (Snapshot, Sample) + 'a>;
     let rt = &rt;
-    let contenders: Vec<(&str, Work<'_>)> = vec![
+    // The warm-up round of `rounds` grows the runtime's own queues to size, so that they are
+    // not counted.
+    let contenders: Vec<Contender<'_, (Snapshot, Sample)>> = vec![
         (
             "taskgroup",
             Box::new(move || measure(rt, taskgroup(n, true))),
@@ -140,35 +141,19 @@ pub fn run(opts: &Opts, report: &mut Report) {
             Box::new(move || measure(rt, vec_joinhandle(n))),
         ),
     ];
-    // A warm-up round grows the runtime's own queues to size, so that they are not counted.
-    for (_, work) in &contenders {
-        work();
-    }
+    let measured = rounds(opts.runs, contenders);
     let per_task = |a: isize, b: isize| (b - a) as f64 / n as f64;
-    let mut bytes = Vec::new();
     let scenario = format!("memory_{}", size_label(n));
-    for (who, work) in &contenders {
-        let samples: Vec<_> = (0..opts.runs).map(|_| work()).collect();
-        let pending = median(
-            &samples
-                .iter()
-                .map(|(b, s)| per_task(b.live_bytes, s.pending.live_bytes))
-                .collect::<Vec<_>>(),
-        );
-        let retained = median(
-            &samples
-                .iter()
-                .map(|(b, s)| per_task(b.live_bytes, s.after.live_bytes))
-                .collect::<Vec<_>>(),
-        );
-        let held = median(
-            &samples
-                .iter()
-                .map(|(b, s)| per_task(b.live_bytes, s.held.live_bytes))
-                .collect::<Vec<_>>(),
-        );
-        let (before, last) = samples.last().expect("at least one run");
-        let allocs = (last.pending.allocs - before.allocs) as f64 / n as f64;
+    let mut bytes = Vec::new();
+    for (who, samples) in &measured {
+        let column = |f: &dyn Fn(&Snapshot, &Sample) -> f64| -> Vec<f64> {
+            samples.iter().map(|(b, s)| f(b, s)).collect()
+        };
+        let pending = column(&|b, s| per_task(b.live_bytes, s.pending.live_bytes));
+        let retained = column(&|b, s| per_task(b.live_bytes, s.after.live_bytes));
+        let held = column(&|b, s| per_task(b.live_bytes, s.held.live_bytes));
+        let allocs = column(&|b, s| (s.pending.allocs - b.allocs) as f64 / n as f64);
+        let (before, last) = samples.last().expect("at least one round");
         let classes: Vec<String> = (0..CLASSES)
             .filter_map(|c| {
                 let per = (last.pending.by_class[c] - before.by_class[c]) as f64 / n as f64;
@@ -181,43 +166,48 @@ pub fn run(opts: &Opts, report: &mut Report) {
                 })
             })
             .collect();
-        report.figure(&scenario, *who, pending, "bytes/task");
+        report.figure(&scenario, *who, &pending, "bytes/task");
         if *who == "taskgroup" {
             // The handles of finished tasks, still held by the caller after the scope.
             report.figure(
                 format!("{scenario}_held_by_handles"),
                 *who,
-                held,
+                &held,
                 "bytes/task",
             );
         }
         report.figure(
             format!("{scenario}_retained_after_return"),
             *who,
-            retained,
+            &retained,
             "bytes/task",
         );
         report.figure(
             format!("{scenario}_allocations"),
             *who,
-            allocs,
+            &allocs,
             "allocs/task",
         );
         println!("    allocation sizes per task: {}", classes.join(", "));
         bytes.push((*who, pending));
     }
-    let ours = bytes[0].1;
-    let ours_dropped = bytes[1].1;
-    for &(peer, theirs) in &bytes[2..] {
-        let target = (peer == "joinset").then_some(TARGET);
-        report.compare(&scenario, peer, ours, theirs, "bytes/task", target);
+    let (ours, ours_dropped) = (&bytes[0].1, &bytes[1].1);
+    for (peer, theirs) in &bytes[2..] {
+        let target = (*peer == "joinset").then_some(TARGET);
+        report.compare(&scenario, *peer, ours, theirs, "bytes/task", target);
         report.compare(
             format!("{scenario}_handles_dropped"),
-            peer,
+            *peer,
             ours_dropped,
             theirs,
             "bytes/task",
             target,
         );
+    }
+    if opts.mode != Mode::Full {
+        report.note(format!(
+            "memory: this run counts {} pending tasks; the full run counts 1m",
+            size_label(n)
+        ));
     }
 }

@@ -4,86 +4,162 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::measure::Spread;
 use crate::{Mode, Opts};
 
 /// Hand-written analysis appended to the generated document.
 const ANALYSIS: &str = include_str!("analysis.md");
 
-/// One comparison: ours against one peer in one scenario.
+/// One comparison: ours against one peer in one scenario, both measured in the same rounds.
 pub struct Row {
     pub scenario: String,
     pub peer: String,
-    pub ours: f64,
-    pub theirs: f64,
+    pub ours: Spread,
+    pub theirs: Spread,
+    /// Ours over the peer's in each round: the spread of the ratio.
+    pub per_round: Spread,
     pub unit: &'static str,
     /// The largest ratio (ours / peer) the SPEC accepts, if it sets one.
     pub target: Option<f64>,
 }
 
 impl Row {
+    /// The ratio of the medians.
     pub fn ratio(&self) -> f64 {
-        self.ours / self.theirs
+        self.ours.median / self.theirs.median
+    }
+
+    fn met(&self) -> Option<bool> {
+        self.target.map(|t| self.ratio() <= t)
     }
 
     fn status(&self) -> &'static str {
-        match self.target {
+        match self.met() {
             None => "-",
-            Some(t) if self.ratio() <= t => "met",
-            Some(_) => "MISSED",
+            Some(true) => "met",
+            Some(false) => "not met",
+        }
+    }
+
+    fn target_text(&self) -> String {
+        self.target
+            .map_or("none".to_owned(), |t| format!("<= {t:.2}"))
+    }
+}
+
+/// One absolute figure: its spread over the rounds.
+struct Figure {
+    scenario: String,
+    who: String,
+    spread: Spread,
+    unit: &'static str,
+}
+
+pub struct Report {
+    rows: Vec<Row>,
+    figures: Vec<Figure>,
+    notes: Vec<String>,
+    /// `/proc/loadavg`'s three figures when the run began.
+    load_at_start: String,
+}
+
+impl Default for Report {
+    fn default() -> Self {
+        Report {
+            rows: Vec::new(),
+            figures: Vec::new(),
+            notes: Vec::new(),
+            load_at_start: load_average(),
         }
     }
 }
 
-#[derive(Default)]
-pub struct Report {
-    rows: Vec<Row>,
-    /// Absolute figures: (scenario, contender, value, unit).
-    figures: Vec<(String, String, f64, &'static str)>,
-    notes: Vec<String>,
-}
-
 impl Report {
-    /// Records and prints one comparison as `RATIO <scenario> <peer> <ours / peer>`.
+    /// The load average when this report (the run) began.
+    pub fn load_at_start(&self) -> &str {
+        &self.load_at_start
+    }
+
+    /// Records and prints one comparison as
+    /// `RATIO <scenario> <peer> <ratio of medians> rounds <min>-<max> target <= <t> <status>`.
+    /// `ours[i]` and `theirs[i]` must come from the same round.
     pub fn compare(
         &mut self,
         scenario: impl Into<String>,
         peer: impl Into<String>,
-        ours: f64,
-        theirs: f64,
+        ours: &[f64],
+        theirs: &[f64],
         unit: &'static str,
         target: Option<f64>,
     ) {
+        assert_eq!(
+            ours.len(),
+            theirs.len(),
+            "a ratio pairs samples of the same rounds"
+        );
+        let per_round: Vec<f64> = ours.iter().zip(theirs).map(|(o, t)| o / t).collect();
         let row = Row {
             scenario: scenario.into(),
             peer: peer.into(),
-            ours,
-            theirs,
+            ours: Spread::of(ours),
+            theirs: Spread::of(theirs),
+            per_round: Spread::of(&per_round),
             unit,
             target,
         };
-        println!("RATIO {} {} {:.3}", row.scenario, row.peer, row.ratio());
+        println!(
+            "RATIO {} {} {:.3} rounds {:.3}-{:.3} target {} {}",
+            row.scenario,
+            row.peer,
+            row.ratio(),
+            row.per_round.min,
+            row.per_round.max,
+            row.target_text(),
+            row.status()
+        );
         self.rows.push(row);
     }
 
-    /// Records and prints one absolute figure.
+    /// Records and prints one absolute figure: median (min-max) over its samples.
     pub fn figure(
         &mut self,
         scenario: impl Into<String>,
         who: impl Into<String>,
-        value: f64,
+        samples: &[f64],
         unit: &'static str,
     ) {
         let (scenario, who) = (scenario.into(), who.into());
-        println!("  {scenario:<28} {who:<24} {value:>12.1} {unit}");
-        self.figures.push((scenario, who, value, unit));
+        let spread = Spread::of(samples);
+        println!(
+            "  {scenario:<34} {who:<26} {:>12} ({} - {}) {unit}",
+            fmt_value(spread.median),
+            fmt_value(spread.min),
+            fmt_value(spread.max)
+        );
+        self.figures.push(Figure {
+            scenario,
+            who,
+            spread,
+            unit,
+        });
     }
 
-    /// A figure recorded earlier in this run.
-    pub fn lookup(&self, scenario: &str, who: &str) -> Option<f64> {
-        self.figures
-            .iter()
-            .find(|(s, w, _, _)| s == scenario && w == who)
-            .map(|&(_, _, v, _)| v)
+    /// Records the figures of one scenario's contenders, ours first, and compares ours with
+    /// each peer against the target `target_of(peer)`.
+    pub fn contest(
+        &mut self,
+        scenario: &str,
+        unit: &'static str,
+        measured: &[(&'static str, Vec<f64>)],
+        target_of: impl Fn(&str) -> Option<f64>,
+    ) {
+        for (who, samples) in measured {
+            self.figure(scenario, *who, samples, unit);
+        }
+        let (_, ours) = &measured[0];
+        for (peer, theirs) in &measured[1..] {
+            self.compare(scenario, *peer, ours, theirs, unit, target_of(peer));
+        }
     }
 
     /// Records and prints a note (a skipped row, a caveat).
@@ -97,20 +173,22 @@ impl Report {
         let mut out = String::new();
         let _ = writeln!(
             out,
-            "| scenario | peer | ours | peer's | unit | ratio | target | status |"
+            "| scenario | peer | ours (median) | peer's (median) | unit | ratio | per-round ratio (min - max) | target | status |"
         );
-        let _ = writeln!(out, "|---|---|---:|---:|---|---:|---:|---|");
+        let _ = writeln!(out, "|---|---|---:|---:|---|---:|---:|---:|---|");
         for r in &self.rows {
             let target = r.target.map_or("-".to_owned(), |t| format!("<= {t:.2}"));
             let _ = writeln!(
                 out,
-                "| {} | {} | {} | {} | {} | {:.3} | {} | {} |",
+                "| {} | {} | {} | {} | {} | {:.3} | {:.3} - {:.3} | {} | {} |",
                 r.scenario,
                 r.peer,
-                fmt_value(r.ours),
-                fmt_value(r.theirs),
+                fmt_value(r.ours.median),
+                fmt_value(r.theirs.median),
                 r.unit,
                 r.ratio(),
+                r.per_round.min,
+                r.per_round.max,
                 target,
                 r.status()
             );
@@ -118,69 +196,112 @@ impl Report {
         out
     }
 
-    pub fn print_table(&self) {
-        println!("\n{}", self.table());
-        for note in &self.notes {
-            println!("note: {note}");
-        }
+    /// `targets: N met, M not met (a vs b; ...)`.
+    fn summary(&self) -> String {
         let missed: Vec<_> = self
             .rows
             .iter()
-            .filter(|r| r.status() == "MISSED")
+            .filter(|r| r.met() == Some(false))
             .map(|r| format!("{} vs {}", r.scenario, r.peer))
             .collect();
-        println!(
-            "targets: {} met, {} missed{}",
-            self.rows.iter().filter(|r| r.status() == "met").count(),
+        format!(
+            "targets: {} met, {} not met{}",
+            self.rows.iter().filter(|r| r.met() == Some(true)).count(),
             missed.len(),
             if missed.is_empty() {
                 String::new()
             } else {
                 format!(" ({})", missed.join("; "))
             }
-        );
+        )
+    }
+
+    pub fn print_table(&self) {
+        println!("\n{}", self.table());
+        for note in &self.notes {
+            println!("note: {note}");
+        }
+        println!("{}", self.summary());
     }
 
     pub fn write_doc(&self, opts: &Opts, elapsed: Duration) -> std::io::Result<PathBuf> {
+        let run = match opts.mode {
+            Mode::Full => "the full run (`cargo bench -p taskgroup-bench --bench compare`)",
+            Mode::Quick => {
+                "a quick run (`cargo bench -p taskgroup-bench --bench compare -- --quick`), \
+                 with smaller sizes and fewer rounds than the full run"
+            }
+            Mode::Smoke => "a smoke run (tiny sizes, not a measurement)",
+        };
         let mut doc = String::new();
         let _ = writeln!(doc, "# Performance\n");
         let _ = writeln!(
             doc,
-            "Generated by `cargo bench -p taskgroup-bench --bench compare` on {} (UTC) in {:.0} s; \
-             every figure is the median of {} runs, every peer measured in the same run, \
-             rounds interleaved. Do not edit the tables by hand: re-run the bench. \
-             The analysis at the end is kept in `benches/compare/analysis.md`.\n",
+            "Regenerate this file with the full run, from the workspace root:\n\n\
+             ```sh\ncargo bench -p taskgroup-bench --bench compare\n```\n"
+        );
+        let _ = writeln!(
+            doc,
+            "This copy was written by {run} on {} (UTC) in {:.0} s, {} recorded round(s) per \
+             scenario. Do not edit the tables by hand: re-run the bench. The analysis at the end \
+             is kept in `benches/compare/analysis.md`.\n",
             today(),
             elapsed.as_secs_f64(),
             opts.runs
         );
-        let _ = writeln!(doc, "## Machine\n");
+        let _ = writeln!(doc, "## How it measures\n");
+        let _ = writeln!(
+            doc,
+            "- Every scenario runs its contenders (ours and its peers) in rounds: one unrecorded \
+             warm-up round, then {} recorded ones. The contenders' order rotates by one place \
+             every round, so that each runs first, last and in between in turn, and is reversed \
+             in every other block of rounds, so that none always runs after the same one (the \
+             allocator's state is what the previous contender left).\n\
+             - Every figure is the median, with the smallest and largest sample of the rounds.\n\
+             - A ratio is ours over the peer's: the median over the median, both measured in the \
+             same rounds of this run. Its spread is the smallest and largest per-round ratio \
+             (ours and the peer's sample of the same round).\n\
+             - A target is the largest ratio SPEC §7 accepts. `met` means the ratio of the \
+             medians is at or below it in this run, `not met` that it is above.\n\
+             - The quick run (`-- --quick`, what CI runs) prints the same `RATIO` lines with \
+             their targets and status, with smaller sizes and fewer rounds, writes no file and \
+             never fails on a target it misses.",
+            opts.runs
+        );
+        let _ = writeln!(doc, "\n## Machine\n");
         let _ = writeln!(doc, "- CPUs (nproc): {}", nproc());
         let _ = writeln!(doc, "- CPU model: {}", cpu_model());
         let _ = writeln!(doc, "- rustc: {}", rustc_version());
         let _ = writeln!(
             doc,
-            "- python3 (for the CPython row): {}",
+            "- python3 (for the CPython rows): {}",
             crate::cpython::version().unwrap_or_else(|| "not found".to_owned())
         );
         let _ = writeln!(
             doc,
-            "- Shared machine: other builds may run at the same time, so read ratios, not \
-             absolute times.\n"
-        );
-        let _ = writeln!(doc, "## How to reproduce\n");
-        let _ = writeln!(
-            doc,
-            "```sh\ncargo bench -p taskgroup-bench --bench compare              # full run, rewrites this file\n\
-             cargo bench -p taskgroup-bench --bench compare -- --quick   # CI: smaller sizes, 3 runs, writes nothing\n\
-             cargo bench -p taskgroup-bench --bench compare -- --only memory,error_group --no-write\n```\n"
+            "- Load average (1, 5, 15 min) at the start of the run: {}; at its end: {}",
+            self.load_at_start,
+            load_average()
         );
         let _ = writeln!(
             doc,
-            "## Ratios\n\nRatio = ours / peer (lower is better for us); a target is the largest \
-             ratio SPEC §7 accepts.\n"
+            "- Shared machine: other builds may run at the same time, so read ratios and their \
+             per-round spread, not absolute times.\n"
+        );
+        let _ = writeln!(doc, "## Other runs\n");
+        let _ = writeln!(
+            doc,
+            "```sh\ncargo bench -p taskgroup-bench --bench compare -- --quick   # CI: smaller sizes, {} rounds, writes nothing\n\
+             cargo bench -p taskgroup-bench --bench compare -- --only memory,error_group --no-write\n\
+             cargo bench -p taskgroup-bench --bench compare -- --help\n```\n",
+            crate::QUICK_RUNS
+        );
+        let _ = writeln!(
+            doc,
+            "## Ratios\n\nRatio = ours / peer (lower is better for us).\n"
         );
         doc.push_str(&self.table());
+        let _ = writeln!(doc, "\n{}", self.summary());
         if !self.notes.is_empty() {
             let _ = writeln!(doc, "\n## Notes\n");
             for note in &self.notes {
@@ -189,13 +310,19 @@ impl Report {
         }
         let _ = writeln!(
             doc,
-            "\n## All figures\n\n| scenario | contender | value | unit |\n|---|---|---:|---|"
+            "\n## All figures\n\n| scenario | contender | median | min | max | unit |\n\
+             |---|---|---:|---:|---:|---|"
         );
-        for (scenario, who, value, unit) in &self.figures {
+        for f in &self.figures {
             let _ = writeln!(
                 doc,
-                "| {scenario} | {who} | {} | {unit} |",
-                fmt_value(*value)
+                "| {} | {} | {} | {} | {} | {} |",
+                f.scenario,
+                f.who,
+                fmt_value(f.spread.median),
+                fmt_value(f.spread.min),
+                fmt_value(f.spread.max),
+                f.unit
             );
         }
         doc.push('\n');
@@ -203,7 +330,6 @@ impl Report {
         // This crate is benches/ (taskgroup-bench); the document is the workspace's.
         let path = workspace_root().join("docs/PERFORMANCE.md");
         std::fs::write(&path, doc)?;
-        debug_assert!(matches!(opts.mode, Mode::Full));
         Ok(path)
     }
 }
@@ -224,6 +350,20 @@ fn fmt_value(v: f64) -> String {
     } else {
         format!("{v:.4}")
     }
+}
+
+/// The first three fields of `/proc/loadavg` (1, 5 and 15 minutes), or `unknown`.
+pub fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .map(|text| {
+            text.split_whitespace()
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .filter(|load| !load.is_empty())
+        .unwrap_or_else(|| "unknown".to_owned())
 }
 
 fn nproc() -> usize {
