@@ -2,8 +2,10 @@
 //! the same run. This crate is benches/ (taskgroup-bench, not published), apart from the facade
 //! so that the facade's examples and tests do not build the peers.
 //!
-//! Scenarios (SPEC §7): spawn+join of trivial tasks, fail-fast cancellation, bytes per pending
-//! task, ErrorGroup scaling, spawn_local, macro compile time, and CPython's asyncio.TaskGroup.
+//! Scenarios (SPEC §7): spawn+join of trivial tasks, of children that yield once and of
+//! children parked on one notification; nested groups; a concurrency limit; fail-fast
+//! cancellation; bytes per pending task; ErrorGroup scaling; spawn_local; macro compile time;
+//! and CPython's asyncio.TaskGroup.
 //!
 //! Every scenario runs its contenders in rounds (one warm-up round, then `--runs` recorded
 //! ones) in an order that rotates every round (see `measure::round_order`), and prints every
@@ -24,16 +26,22 @@ mod cpython;
 mod error_group;
 #[path = "compare/fail_fast.rs"]
 mod fail_fast;
+#[path = "compare/limit.rs"]
+mod limit;
 #[path = "compare/measure.rs"]
 mod measure;
 #[path = "compare/memory.rs"]
 mod memory;
+#[path = "compare/nested.rs"]
+mod nested;
 #[path = "compare/report.rs"]
 mod report;
 #[path = "compare/spawn_join.rs"]
 mod spawn_join;
 #[path = "compare/spawn_local.rs"]
 mod spawn_local;
+#[path = "compare/waiting.rs"]
+mod waiting;
 
 use std::process::ExitCode;
 use std::time::Instant;
@@ -82,6 +90,10 @@ type Scenario = fn(&Opts, &mut report::Report);
 /// Every scenario group, in the order a run measures them.
 const SCENARIOS: &[(&str, Scenario)] = &[
     ("spawn_join", spawn_join::run),
+    ("yield_once", waiting::run_yield_once),
+    ("park", waiting::run_park),
+    ("nested", nested::run),
+    ("limit", limit::run),
     ("cpython", cpython::run),
     ("fail_fast", fail_fast::run),
     ("memory", memory::run),
