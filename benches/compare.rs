@@ -114,7 +114,7 @@ fn usage() -> String {
          \x20 --quick          CI run: no 1m sizes, {QUICK_RUNS} rounds, 50 macro uses; writes no file\n\
          \x20 --runs N         recorded rounds per scenario (contenders rotate every round);\n\
          \x20                  default {FULL_RUNS}, {QUICK_RUNS} with --quick\n\
-         \x20 --only LIST      comma-separated scenario groups: {}\n\
+         \x20 --only LIST      comma-separated scenario groups (writes no file): {}\n\
          \x20 --no-write       do not write docs/PERFORMANCE.md\n\
          \x20 --bench          passed by cargo bench (without it: a seconds-long smoke run)\n\
          \x20 -h, --help       this message",
@@ -170,11 +170,13 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Opts, String> {
         Mode::Quick => QUICK_RUNS,
         Mode::Smoke => 1,
     });
+    // A document of some scenarios only would pass for the whole report.
+    let write_doc = write && mode == Mode::Full && only.is_none();
     Ok(Opts {
         mode,
         runs,
         only,
-        write_doc: write && mode == Mode::Full,
+        write_doc,
     })
 }
 
@@ -199,6 +201,7 @@ fn main() -> ExitCode {
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
     let mut report = report::Report::default();
+    println!("code measured: {}", report.source());
     println!("load average at start: {}", report.load_at_start());
     for &(name, scenario) in SCENARIOS {
         if opts.wants(name) {

@@ -29,8 +29,10 @@ impl Row {
         self.ours.median / self.theirs.median
     }
 
+    /// Whether the ratio, as printed (three decimals), is at or below the target.
     fn met(&self) -> Option<bool> {
-        self.target.map(|t| self.ratio() <= t)
+        let printed = (self.ratio() * 1_000.0).round() / 1_000.0;
+        self.target.map(|t| printed <= t)
     }
 
     fn status(&self) -> &'static str {
@@ -61,6 +63,8 @@ pub struct Report {
     notes: Vec<String>,
     /// `/proc/loadavg`'s three figures when the run began.
     load_at_start: String,
+    /// The commit measured, and whether the measured crates had uncommitted changes.
+    source: String,
 }
 
 impl Default for Report {
@@ -70,6 +74,7 @@ impl Default for Report {
             figures: Vec::new(),
             notes: Vec::new(),
             load_at_start: load_average(),
+            source: source_state(),
         }
     }
 }
@@ -78,6 +83,11 @@ impl Report {
     /// The load average when this report (the run) began.
     pub fn load_at_start(&self) -> &str {
         &self.load_at_start
+    }
+
+    /// The commit the run measured, as [`source_state`] found it when the run began.
+    pub fn source(&self) -> &str {
+        &self.source
     }
 
     /// Records and prints one comparison as
@@ -269,6 +279,7 @@ impl Report {
             opts.runs
         );
         let _ = writeln!(doc, "\n## Machine\n");
+        let _ = writeln!(doc, "- Code measured: {}", self.source);
         let _ = writeln!(doc, "- CPUs (nproc): {}", nproc());
         let _ = writeln!(doc, "- CPU model: {}", cpu_model());
         let _ = writeln!(doc, "- rustc: {}", rustc_version());
@@ -292,7 +303,7 @@ impl Report {
         let _ = writeln!(
             doc,
             "```sh\ncargo bench -p taskgroup-bench --bench compare -- --quick   # CI: smaller sizes, {} rounds, writes nothing\n\
-             cargo bench -p taskgroup-bench --bench compare -- --only memory,error_group --no-write\n\
+             cargo bench -p taskgroup-bench --bench compare -- --only memory,error_group   # some scenarios, writes nothing\n\
              cargo bench -p taskgroup-bench --bench compare -- --help\n```\n",
             crate::QUICK_RUNS
         );
@@ -349,6 +360,49 @@ fn fmt_value(v: f64) -> String {
         format!("{v:.2}")
     } else {
         format!("{v:.4}")
+    }
+}
+
+/// The crates whose speed is measured: a change to them changes the figures.
+const MEASURED: &[&str] = &[
+    "taskgroup-core",
+    "taskgroup-macros",
+    "src",
+    "benches",
+    "Cargo.toml",
+    "Cargo.lock",
+];
+
+/// `commit <hash>`, and which files of the measured crates differ from it, from git.
+fn source_state() -> String {
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .arg("-C")
+            .arg(workspace_root())
+            .args(args)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+    };
+    let Some(head) = git(&["rev-parse", "--short=12", "HEAD"]).map(|h| h.trim().to_owned()) else {
+        return "unknown (not a git work tree)".to_owned();
+    };
+    let mut args = vec!["status", "--porcelain", "--"];
+    args.extend_from_slice(MEASURED);
+    let changed: Vec<String> = git(&args)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.get(3..).map(str::to_owned))
+        .collect();
+    if changed.is_empty() {
+        format!("commit {head}, the measured crates as committed")
+    } else {
+        format!(
+            "commit {head} plus uncommitted changes to {} file(s) of the measured crates ({})",
+            changed.len(),
+            changed.join(", ")
+        )
     }
 }
 
