@@ -7,8 +7,8 @@
 //! cancellation; bytes per pending task; ErrorGroup scaling; spawn_local; macro compile time;
 //! and CPython's asyncio.TaskGroup.
 //!
-//! Every scenario runs its contenders in rounds (one warm-up round, then `--runs` recorded
-//! ones) in an order that rotates every round (see `measure::round_order`), and prints every
+//! Every scenario runs its contenders in rounds (one warm-up round, then at least `--runs`
+//! recorded ones, a multiple of the contenders' count) in an order that rotates every round (see `measure::round_order`), and prints every
 //! figure as median (min - max) and every comparison as
 //! `RATIO <scenario> <peer> <ratio of medians> rounds <min>-<max> target <= <t> <status>`,
 //! then a table. The full run also writes docs/PERFORMANCE.md. `--quick` is the CI variant:
@@ -52,10 +52,10 @@ static ALLOC: alloc_count::Counting = alloc_count::Counting;
 /// How much to measure.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
-    /// `cargo bench -p taskgroup-bench --bench compare`: every size, `FULL_RUNS` rounds,
+    /// `cargo bench -p taskgroup-bench --bench compare`: every size, `FULL_RUNS`+ rounds,
     /// writes docs/PERFORMANCE.md.
     Full,
-    /// `-- --quick`: the CI run, a few minutes on 2 cores: smaller sizes, `QUICK_RUNS` rounds.
+    /// `-- --quick`: the CI run, a few minutes on 2 cores: smaller sizes, `QUICK_RUNS`+ rounds.
     Quick,
     /// No `--bench` flag (`cargo test -p taskgroup-bench --benches`): seconds, to prove the
     /// code still runs.
@@ -79,9 +79,9 @@ impl Opts {
     }
 }
 
-/// Recorded rounds per scenario in the full run.
+/// Recorded rounds per scenario in the full run, at least.
 pub const FULL_RUNS: usize = 9;
-/// Recorded rounds per scenario in the quick run.
+/// Recorded rounds per scenario in the quick run, at least.
 pub const QUICK_RUNS: usize = 5;
 
 /// One scenario group: its name for `--only`, and what measures it.
@@ -111,8 +111,10 @@ fn usage() -> String {
         "usage: cargo bench -p taskgroup-bench --bench compare [-- OPTIONS]\n\
          \n\
          options:\n\
-         \x20 --quick          CI run: no 1m sizes, {QUICK_RUNS} rounds, 50 macro uses; writes no file\n\
-         \x20 --runs N         recorded rounds per scenario (contenders rotate every round);\n\
+         \x20 --quick          CI run: {QUICK_RUNS} rounds, 100k pending tasks for memory, 50 macro\n\
+         \x20                  uses and no dev build for compile; writes no file\n\
+         \x20 --runs N         recorded rounds per scenario, at least (rounded up to a multiple\n\
+         \x20                  of its contenders; their order rotates every round);\n\
          \x20                  default {FULL_RUNS}, {QUICK_RUNS} with --quick\n\
          \x20 --only LIST      comma-separated scenario groups (writes no file): {}\n\
          \x20 --no-write       do not write docs/PERFORMANCE.md\n\
@@ -194,8 +196,8 @@ fn main() -> ExitCode {
     };
     let started = Instant::now();
     println!(
-        "taskgroup compare: mode {:?}, {} recorded round(s) per scenario (order rotated every \
-         round), {} CPU(s)",
+        "taskgroup compare: mode {:?}, at least {} recorded round(s) per scenario (order rotated \
+         every round), {} CPU(s)",
         opts.mode,
         opts.runs,
         std::thread::available_parallelism().map_or(0, |n| n.get())

@@ -98,10 +98,16 @@ pub fn round_order(round: usize, count: usize) -> Vec<usize> {
     order
 }
 
-/// Takes `runs` samples of each contender, one round at a time in [`round_order`] (a burst of
-/// load from another process hits every contender of a round alike), after one unrecorded
-/// warm-up round. Returns each contender's name and its samples in round order, so that the
-/// samples of two contenders at the same index were taken in the same round.
+/// How many rounds [`rounds`] records for `count` contenders: at least `runs`, rounded up to a
+/// multiple of `count`, so that each contender takes each place equally often.
+pub fn recorded_rounds(runs: usize, count: usize) -> usize {
+    runs.div_ceil(count.max(1)) * count.max(1)
+}
+
+/// Takes [`recorded_rounds`] samples of each contender, one round at a time in [`round_order`]
+/// (a burst of load from another process hits every contender of a round alike), after one
+/// unrecorded warm-up round. Returns each contender's name and its samples in round order, so
+/// that the samples of two contenders at the same index were taken in the same round.
 pub fn rounds<T>(
     runs: usize,
     mut contenders: Vec<Contender<'_, T>>,
@@ -109,6 +115,7 @@ pub fn rounds<T>(
     for (_, sample) in &mut contenders {
         sample();
     }
+    let runs = recorded_rounds(runs, contenders.len());
     let mut samples: Vec<Vec<T>> = (0..contenders.len())
         .map(|_| Vec::with_capacity(runs))
         .collect();

@@ -239,7 +239,7 @@ impl Report {
             Mode::Full => "the full run (`cargo bench -p taskgroup-bench --bench compare`)",
             Mode::Quick => {
                 "a quick run (`cargo bench -p taskgroup-bench --bench compare -- --quick`), \
-                 with smaller sizes and fewer rounds than the full run"
+                 with fewer rounds and smaller memory and compile scenarios than the full run"
             }
             Mode::Smoke => "a smoke run (tiny sizes, not a measurement)",
         };
@@ -252,8 +252,8 @@ impl Report {
         );
         let _ = writeln!(
             doc,
-            "This copy was written by {run} on {} (UTC) in {:.0} s, {} recorded round(s) per \
-             scenario. Do not edit the tables by hand: re-run the bench. The analysis at the end \
+            "This copy was written by {run} on {} (UTC) in {:.0} s, at least {} recorded \
+             round(s) per scenario. Do not edit the tables by hand: re-run the bench. The analysis at the end \
              is kept in `benches/compare/analysis.md`.\n",
             today(),
             elapsed.as_secs_f64(),
@@ -263,9 +263,10 @@ impl Report {
         let _ = writeln!(
             doc,
             "- Every scenario runs its contenders (ours and its peers) in rounds: one unrecorded \
-             warm-up round, then {} recorded ones. The contenders' order rotates by one place \
-             every round, so that each runs first, last and in between in turn, and is reversed \
-             in every other block of rounds, so that none always runs after the same one (the \
+             warm-up round, then at least {} recorded ones, rounded up to a multiple of the \
+             number of contenders. The contenders' order rotates by one place every round, so \
+             that each runs first, last and in between equally often, and is reversed in every \
+             other block of rounds, so that none always runs after the same one (the \
              allocator's state is what the previous contender left).\n\
              - Every figure is the median, with the smallest and largest sample of the rounds.\n\
              - A ratio is ours over the peer's: the median over the median, both measured in the \
@@ -274,8 +275,8 @@ impl Report {
              - A target is the largest ratio SPEC §7 accepts. `met` means the ratio of the \
              medians is at or below it in this run, `not met` that it is above.\n\
              - The quick run (`-- --quick`, what CI runs) prints the same `RATIO` lines with \
-             their targets and status, with smaller sizes and fewer rounds, writes no file and \
-             never fails on a target it misses.",
+             their targets and status, with fewer rounds (and smaller memory and compile \
+             scenarios), writes no file and never fails on a target it misses.",
             opts.runs
         );
         let _ = writeln!(doc, "\n## Machine\n");
