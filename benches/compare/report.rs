@@ -303,7 +303,7 @@ impl Report {
         let _ = writeln!(doc, "## Other runs\n");
         let _ = writeln!(
             doc,
-            "```sh\ncargo bench -p taskgroup-bench --bench compare -- --quick   # CI: smaller sizes, {} rounds, writes nothing\n\
+            "```sh\ncargo bench -p taskgroup-bench --bench compare -- --quick   # CI: {}+ rounds, smaller memory and compile scenarios, writes nothing\n\
              cargo bench -p taskgroup-bench --bench compare -- --only memory,error_group   # some scenarios, writes nothing\n\
              cargo bench -p taskgroup-bench --bench compare -- --help\n```\n",
             crate::QUICK_RUNS
