@@ -38,7 +38,9 @@ pub use error_group::{
 pub use except::{ClauseOutput, ClauseType, ExceptStar, Handler, Outcome, except_star};
 pub use gather::{AsCompleted, as_completed, gather};
 pub use gather_settled::gather_settled;
-pub use group::{Local, Locality, Parallel, Ready, Settled, Spawner, StartError, Task, TaskGroup};
+pub use group::{
+    Local, Locality, Parallel, Ready, Settled, ShieldExpired, Spawner, StartError, Task, TaskGroup,
+};
 pub use leaf::{AlreadyEntered, BodyCancelled, Leaf, TaskInfo, TaskPanic, TimedOut};
 pub use render::{MAX_GROUP_DEPTH, MAX_GROUP_WIDTH};
 pub use spawn_error::SpawnError;

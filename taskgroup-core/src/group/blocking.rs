@@ -18,7 +18,7 @@ use tokio::task::JoinHandle;
 use super::TaskGroup;
 use super::locality::Locality;
 use super::shared::Shared;
-use super::shield::ShieldOutput;
+use super::shield::{InLine, ShieldOutput};
 use super::spawner::Spawner;
 use super::task::Task;
 use crate::task_output::TaskOutput;
@@ -104,7 +104,8 @@ where
             shared: Arc::clone(shared),
         },
     };
-    shared.spawn_shielded(blocking)
+    // Not started, it is dropped with the line when the group stops.
+    shared.spawn_shielded(blocking, InLine::Dropped)
 }
 
 impl<'env, K: Locality> TaskGroup<'env, K> {

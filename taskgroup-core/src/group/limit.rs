@@ -17,6 +17,8 @@ pub(super) struct Queued {
 /// need not be `Send`); the queue holds its place in line.
 pub(super) enum Waiter<Q = Queued> {
     Spawned(Q),
+    /// A shielded child: it keeps its place when the group stops (see `shield`).
+    Shielded(Q),
     Local,
 }
 
@@ -68,7 +70,7 @@ impl<Q> Limiter<Q> {
     /// A slot's holder ended: the slot passes to the oldest waiter, or becomes free.
     pub(super) fn free(&mut self) -> Freed<Q> {
         match self.queue.pop_front() {
-            Some(Waiter::Spawned(next)) => Freed::Start(next),
+            Some(Waiter::Spawned(next) | Waiter::Shielded(next)) => Freed::Start(next),
             Some(Waiter::Local) => {
                 self.local_grants += 1;
                 Freed::GrantedLocal
@@ -85,9 +87,18 @@ impl<Q> Limiter<Q> {
         std::mem::take(&mut self.local_grants)
     }
 
-    /// Everyone waiting, for dropping outside the lock.
-    pub(super) fn take_queue(&mut self) -> VecDeque<Waiter<Q>> {
-        std::mem::take(&mut self.queue)
+    /// Everyone waiting, for dropping outside the lock; with `keep_shields`, shielded children
+    /// keep their places.
+    pub(super) fn take_queue(&mut self, keep_shields: bool) -> VecDeque<Waiter<Q>> {
+        let queue = std::mem::take(&mut self.queue);
+        if !keep_shields {
+            return queue;
+        }
+        let (kept, taken) = queue
+            .into_iter()
+            .partition(|waiter| matches!(waiter, Waiter::Shielded(_)));
+        self.queue = kept;
+        taken
     }
 
     #[cfg(all(test, taskgroup_loom))]

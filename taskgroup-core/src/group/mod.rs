@@ -53,6 +53,7 @@ mod wakers;
 pub use locality::{Local, Locality, Parallel};
 pub use settled::Settled;
 pub(crate) use shared::Shared;
+pub use shield::ShieldExpired;
 pub use spawner::Spawner;
 pub use start::{Ready, StartError};
 pub use task::Task;
@@ -279,7 +280,10 @@ impl Builder {
 impl<'env, K: Locality> TaskGroup<'env, K> {
     fn with_config(config: Config) -> Self {
         TaskGroup {
-            shared: Arc::new(Shared::new(config, current::enclosing_group())),
+            shared: {
+                let (enclosing, in_shield) = current::enclosing();
+                Arc::new(Shared::new(config, enclosing, in_shield))
+            },
             incoming: Mutex::new(Arrivals::default()),
             waiting_locals: Mutex::new(VecDeque::new()),
             _env: PhantomData,

@@ -2,7 +2,7 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::task::{Context, Waker};
 
 use tokio_util::sync::CancellationToken;
@@ -30,8 +30,17 @@ pub(crate) struct Shared {
     /// nested group returned or stored with live children cannot keep this scope open once
     /// it is cancelled. Weak: they may be long gone.
     holders: Mutex<Vec<Weak<Shared>>>,
-    /// Whether this group is on its enclosing group's `holders`.
+    /// Nested groups made inside this group's shielded children that have held it: its
+    /// cancellation does not reach them, only its abandonment.
+    shielded_holders: Mutex<Vec<Weak<Shared>>>,
+    /// Whether this group is on its enclosing group's `holders` (or `shielded_holders`).
     registered: AtomicBool,
+    /// Made inside a shielded child of its enclosing group: shielded with it.
+    in_shield: bool,
+    /// Cancelled when the scope is gone and nothing can wait: shielded children watch it.
+    /// Made on first use, a child of the enclosing group's, so that abandoning a scope reaches
+    /// the shields of every group nested in it.
+    abandoned: OnceLock<CancellationToken>,
     /// Present when the group has a concurrency limit.
     pub(super) limiter: Option<Mutex<Limiter>>,
     pub(super) config: Config,
@@ -44,20 +53,26 @@ pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Shared {
-    /// A group's shared state; `enclosing` is the group it is created in, if any.
-    pub(super) fn new(config: Config, enclosing: Option<Arc<Shared>>) -> Self {
+    /// A group's shared state; `enclosing` is the group it is created in, if any, and
+    /// `in_shield` whether it was created inside a shielded child of that group.
+    pub(super) fn new(config: Config, enclosing: Option<Arc<Shared>>, in_shield: bool) -> Self {
         Shared {
             state: State::new(),
             failures: Mutex::new(Vec::new()),
             waiting: Mutex::new(WakerSlab::default()),
             scope_waker: Mutex::new(None),
-            // A nested group's children see the enclosing group's cancellation too.
-            token: enclosing
-                .as_ref()
-                .map_or_else(CancellationToken::new, |outer| outer.token.child_token()),
+            // A nested group's children see the enclosing group's cancellation too, unless a
+            // shield stands between them.
+            token: match &enclosing {
+                Some(outer) if !in_shield => outer.token.child_token(),
+                _ => CancellationToken::new(),
+            },
             enclosing,
             holders: Mutex::new(Vec::new()),
+            shielded_holders: Mutex::new(Vec::new()),
             registered: AtomicBool::new(false),
+            in_shield,
+            abandoned: OnceLock::new(),
             limiter: config.limit.map(|limit| Mutex::new(Limiter::new(limit))),
             config,
         }
@@ -145,12 +160,59 @@ impl Shared {
     }
 
     /// The group or its scope's future is gone before the scope returned: every child is
-    /// aborted at once (dropping cannot wait for them).
+    /// aborted at once (dropping cannot wait for them), shielded ones too.
     pub(super) fn abandon(&self) {
-        if !self.is_closed() {
-            self.stop(Stop::Dropped);
-            self.abort_all();
+        if self.is_closed() {
+            return;
         }
+        self.stop(Stop::Dropped);
+        self.abort_all();
+        let abandoned = self.abandoned_token();
+        self.guarded(|| abandoned.cancel());
+        // After the cancel: a holder added later sees it (see `add_holder`).
+        let shielded = std::mem::take(&mut *lock(&self.shielded_holders));
+        for inner in shielded {
+            if let Some(inner) = inner.upgrade() {
+                inner.abandon();
+            }
+        }
+        // The abort above kept shielded children in the limit's line.
+        self.drop_queue();
+    }
+
+    /// Whether the scope is gone (see [`abandon`](Self::abandon)).
+    pub(super) fn is_abandoned(&self) -> bool {
+        self.abandoned
+            .get()
+            .is_some_and(CancellationToken::is_cancelled)
+    }
+
+    /// The token cancelled when this group, or a group it is nested in, is abandoned. Made on
+    /// first use: walks out to the first group that has one, then makes them inwards (a loop,
+    /// not recursion, through a deep chain).
+    pub(super) fn abandoned_token(&self) -> CancellationToken {
+        if let Some(token) = self.abandoned.get() {
+            return token.clone();
+        }
+        let mut chain = vec![self];
+        let mut level = self;
+        while let Some(outer) = &level.enclosing {
+            if outer.abandoned.get().is_some() {
+                chain.push(outer);
+                break;
+            }
+            chain.push(outer);
+            level = outer;
+        }
+        let mut token: Option<CancellationToken> = None;
+        for group in chain.into_iter().rev() {
+            let made = group.abandoned.get_or_init(|| match &token {
+                Some(outer) => outer.child_token(),
+                None => CancellationToken::new(),
+            });
+            token = Some(made.clone());
+        }
+        token.unwrap_or_default()
     }
 
     /// Counts a unit that is never refused, for work that holds the scope open beside a
@@ -206,13 +268,15 @@ impl Shared {
         if inner.registered.swap(true, Ordering::AcqRel) {
             return;
         }
-        {
-            let mut holders = lock(&self.holders);
-            if holders.len() == holders.capacity() {
-                holders.retain(|holder| holder.strong_count() > 0);
+        if inner.in_shield {
+            push_pruned(&mut lock(&self.shielded_holders), inner);
+            // After the push: an abandonment that took the list before it has cancelled.
+            if self.is_abandoned() {
+                inner.abandon();
             }
-            holders.push(Arc::downgrade(inner));
+            return;
         }
+        push_pruned(&mut lock(&self.holders), inner);
         // After the push: an abort that took the list before it has set the flag by now.
         if self.is_aborted() {
             inner.state.stop(Stop::Cancelled);
@@ -260,6 +324,14 @@ impl Drop for Shared {
             next = Arc::into_inner(outer).and_then(|mut outer| outer.enclosing.take());
         }
     }
+}
+
+/// Adds a holder to a list, first dropping the dead ones when the list would grow.
+fn push_pruned(holders: &mut Vec<Weak<Shared>>, inner: &Arc<Shared>) {
+    if holders.len() == holders.capacity() {
+        holders.retain(|holder| holder.strong_count() > 0);
+    }
+    holders.push(Arc::downgrade(inner));
 }
 
 pub(super) fn refusal(stop: Stop) -> SpawnError {

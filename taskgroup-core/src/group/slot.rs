@@ -20,10 +20,11 @@ thread_local! {
 impl Shared {
     /// Drops the children queued behind the limit, each on its own: a destructor's panic is a
     /// [`TaskPanic`](crate::TaskPanic) leaf and the rest are still dropped. Their handles
-    /// resolve as cancelled.
+    /// resolve as cancelled. Shielded children stay in line unless the scope is gone.
     pub(super) fn drop_queue(&self) {
         let Some(limiter) = &self.limiter else { return };
-        let mut queued = lock(limiter).take_queue().into_iter();
+        let keep_shields = !self.is_abandoned();
+        let mut queued = lock(limiter).take_queue(keep_shields).into_iter();
         // One `catch_unwind` for the whole line; after a panic, the rest are still dropped.
         while let Err(payload) = catch_unwind(AssertUnwindSafe(|| queued.by_ref().for_each(drop))) {
             self.record_panic(&*payload);
