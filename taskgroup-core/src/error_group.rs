@@ -291,6 +291,36 @@ impl<E: ?Sized> ErrorGroup<E> {
         self.leaves().any(Leaf::is::<T>)
     }
 
+    /// The traceback form of `{:#}` with, before each leaf, when its group recorded it
+    /// (`[+12 ms] ValueError: ...`, from the start of that leaf's scope), so that who failed
+    /// first is visible; `format!("{eg:+#}")` is the same. Plain `{:#}` stays CPython's.
+    ///
+    /// # Examples
+    /// ```
+    /// # use taskgroup_core as taskgroup;
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+    /// use std::time::Duration;
+    /// let tg = taskgroup::TaskGroup::builder().policy(taskgroup::Policy::WaitAll).build();
+    /// let eg = tg
+    ///     .run(async {
+    ///         tg.spawn(async {
+    ///             tokio::time::sleep(Duration::from_millis(30)).await;
+    ///             Err::<(), _>(std::io::Error::other("late"))
+    ///         });
+    ///         tg.spawn(async { Err::<(), _>(std::fmt::Error) });
+    ///         Ok::<_, std::io::Error>(())
+    ///     })
+    ///     .await
+    ///     .unwrap_err();
+    /// let text = eg.timeline().to_string();
+    /// assert!(text.contains("[+0.0 ms] Error: an error occurred when formatting an argument"));
+    /// assert!(text.contains("[+30 ms] Error: late"));
+    /// # }
+    /// ```
+    pub fn timeline(&self) -> crate::render::Timeline<'_, E> {
+        crate::render::Timeline(self)
+    }
+
     /// Forgets the leaf type.
     pub fn into_untyped(self) -> ErrorGroup {
         self.retyped()

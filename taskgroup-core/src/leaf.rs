@@ -3,6 +3,7 @@
 use std::error::Error as StdError;
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::box_error::{BoxError, short_type_name};
 use crate::foreign::Payload;
@@ -63,6 +64,8 @@ pub struct Leaf {
     /// Where the leaf sits in the group an [`ExceptStar`](crate::ExceptStar) started from
     /// (0: nowhere), so that a re-raised leaf goes back to its place.
     origin: u64,
+    /// When the group recorded it, from the start of its scope.
+    at: Option<Duration>,
 }
 
 impl Leaf {
@@ -73,6 +76,7 @@ impl Leaf {
             type_name: short_type_name(std::any::type_name::<E>()),
             task: None,
             origin: 0,
+            at: None,
         }
     }
 
@@ -95,6 +99,7 @@ impl Leaf {
             type_name,
             task: None,
             origin: 0,
+            at: None,
         }
     }
 
@@ -104,6 +109,7 @@ impl Leaf {
             error,
             task: None,
             origin: 0,
+            at: None,
         }
     }
 
@@ -115,6 +121,21 @@ impl Leaf {
     /// The task that raised this error, if it came from one.
     pub fn task(&self) -> Option<&TaskInfo> {
         self.task.as_ref()
+    }
+
+    /// When the task group recorded this error, counted from the start of its scope (the
+    /// first poll of `run`, or of `task_group!`'s scope; zero for a failure recorded before
+    /// it); `None` for a leaf no group recorded, such as one made with [`Leaf::new`]. Times
+    /// come from tokio's clock, so they follow a paused clock in tests. The timeline form of
+    /// a group prints them: [`ErrorGroup::timeline`](crate::ErrorGroup::timeline).
+    pub fn recorded_at(&self) -> Option<Duration> {
+        self.at
+    }
+
+    /// Keeps the first time a group recorded the leaf: an inner scope's time stays when an
+    /// outer group records the nested group again.
+    pub(crate) fn stamp(&mut self, at: Duration) {
+        self.at.get_or_insert(at);
     }
 
     pub(crate) fn origin(&self) -> u64 {

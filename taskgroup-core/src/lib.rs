@@ -42,7 +42,7 @@ pub use group::{
     Local, Locality, Parallel, Ready, Settled, ShieldExpired, Spawner, StartError, Task, TaskGroup,
 };
 pub use leaf::{AlreadyEntered, BodyCancelled, Leaf, TaskInfo, TaskPanic, TimedOut};
-pub use render::{MAX_GROUP_DEPTH, MAX_GROUP_WIDTH};
+pub use render::{MAX_GROUP_DEPTH, MAX_GROUP_WIDTH, Timeline};
 pub use spawn_error::SpawnError;
 pub use task_error::TaskError;
 pub use task_output::TaskOutput;

@@ -16,6 +16,8 @@ struct Printer<'a, 'b> {
     f: &'a mut fmt::Formatter<'b>,
     depth: usize,
     need_close: bool,
+    /// Each leaf's time in front of it (the timeline form).
+    times: bool,
 }
 
 impl Printer<'_, '_> {
@@ -97,10 +99,11 @@ impl Printer<'_, '_> {
             Member::Group(group) => self.group(group.message(), group.name(), group.members()),
             Member::Leaf(leaf) => {
                 let text = leaf.to_string();
+                let at = At(self.times.then(|| leaf.recorded_at()));
                 if text.is_empty() {
-                    self.emit(format_args!("{}", leaf.type_name()))
+                    self.emit(format_args!("{at}{}", leaf.type_name()))
                 } else {
-                    self.emit(format_args!("{}: {text}", leaf.type_name()))
+                    self.emit(format_args!("{at}{}: {text}", leaf.type_name()))
                 }
             }
         }
@@ -120,18 +123,57 @@ impl fmt::Display for NameSuffix<'_> {
     }
 }
 
+/// `[+12 ms] ` before a leaf in the timeline form: milliseconds from the start of the scope
+/// that recorded it, with a fraction under 10 ms; `[+?] ` for a leaf no group recorded.
+struct At(Option<Option<std::time::Duration>>);
+
+impl fmt::Display for At {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            None => Ok(()),
+            Some(None) => f.write_str("[+?] "),
+            Some(Some(at)) => {
+                let ms = at.as_secs_f64() * 1e3;
+                if ms < 10.0 {
+                    write!(f, "[+{ms:.1} ms] ")
+                } else {
+                    write!(f, "[+{} ms] ", at.as_millis())
+                }
+            }
+        }
+    }
+}
+
 pub(crate) fn traceback(
     message: &str,
     name: Option<&str>,
     members: &[Member],
+    times: bool,
     f: &mut fmt::Formatter<'_>,
 ) -> fmt::Result {
     Printer {
         f,
         depth: 0,
         need_close: false,
+        times,
     }
     .group(message, name, members)
+}
+
+/// [`ErrorGroup::timeline`]'s value: the traceback form with each leaf's time.
+pub struct Timeline<'a, E: ?Sized>(pub(crate) &'a ErrorGroup<E>);
+
+impl<E: ?Sized> fmt::Display for Timeline<'_, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let group = self.0;
+        traceback(group.message(), group.name(), group.members(), true, f)
+    }
+}
+
+impl<E: ?Sized> fmt::Debug for Timeline<'_, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
 }
 
 struct DebugGroup<'a> {
@@ -195,7 +237,9 @@ pub(crate) fn debug(message: &str, members: &[Member], f: &mut fmt::Formatter<'_
 impl<E: ?Sized> fmt::Display for ErrorGroup<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if f.alternate() {
-            return traceback(self.message(), self.name(), self.members(), f);
+            // `{:+#}` is the timeline form.
+            let times = f.sign_plus();
+            return traceback(self.message(), self.name(), self.members(), times, f);
         }
         let n = self.members().len();
         let plural = if n == 1 { "" } else { "s" };

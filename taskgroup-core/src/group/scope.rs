@@ -72,9 +72,11 @@ where
     E: Into<Member>,
 {
     pub(super) fn new(group: &'g TaskGroup<'env, K>, body: B) -> Self {
+        let now = Instant::now();
+        group.shared.mark_started(now);
         let deadline = group.shared.config.deadline.map(|d| {
             tokio::time::sleep_until(match d {
-                Deadline::After(duration) => saturating_after(Instant::now(), duration),
+                Deadline::After(duration) => saturating_after(now, duration),
                 Deadline::At(at) => at,
             })
         });
@@ -128,9 +130,13 @@ where
                     Err(member) if is_cancellation(&member) => {
                         shared.stop(Stop::Cancelled);
                     }
-                    out => {
-                        if out.is_err() && shared.config.policy == Policy::FailFast {
-                            shared.stop(Stop::Failed);
+                    mut out => {
+                        if let Err(member) = &mut out {
+                            // Timed now: it is pushed last, when the scope closes.
+                            shared.stamp(member);
+                            if shared.config.policy == Policy::FailFast {
+                                shared.stop(Stop::Failed);
+                            }
                         }
                         *this.body_out = Some(out);
                     }
@@ -247,7 +253,9 @@ where
                 Some(Deadline::After(d)) => Some(d),
                 _ => None,
             };
-            members.push(Member::Leaf(Leaf::new(TimedOut { after })));
+            let mut timed_out = Member::Leaf(Leaf::new(TimedOut { after }));
+            shared.stamp_deadline(&mut timed_out);
+            members.push(timed_out);
         }
         let value = match this.body_out.take() {
             Some(Ok(value)) => Some(value),

@@ -4,13 +4,14 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::task::{Context, Waker};
+use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
 use super::limit::Limiter;
 use super::state::{Acquire, Snapshot, State, Stop};
 use super::wakers::WakerSlab;
-use crate::config::{Config, Policy};
+use crate::config::{Config, Deadline, Policy};
 use crate::error_group::Member;
 use crate::leaf::{Leaf, TaskPanic};
 use crate::spawn_error::SpawnError;
@@ -41,6 +42,8 @@ pub(crate) struct Shared {
     /// Made on first use, a child of the enclosing group's, so that abandoning a scope reaches
     /// the shields of every group nested in it.
     abandoned: OnceLock<CancellationToken>,
+    /// When the scope started (`run` was called): failures are stamped from it.
+    started: OnceLock<tokio::time::Instant>,
     /// Present when the group has a concurrency limit.
     pub(super) limiter: Option<Mutex<Limiter>>,
     pub(super) config: Config,
@@ -73,6 +76,7 @@ impl Shared {
             registered: AtomicBool::new(false),
             in_shield,
             abandoned: OnceLock::new(),
+            started: OnceLock::new(),
             limiter: config.limit.map(|limit| Mutex::new(Limiter::new(limit))),
             config,
         }
@@ -297,7 +301,35 @@ impl Shared {
         self.fail(Member::Leaf(Leaf::new(TaskPanic::from_payload(payload))));
     }
 
-    pub(super) fn fail(&self, member: Member) {
+    /// Marks the start of the scope, from which failures are timed.
+    pub(super) fn mark_started(&self, now: tokio::time::Instant) {
+        let _ = self.started.set(now);
+    }
+
+    /// How long the scope has run (zero before it started).
+    fn elapsed(&self) -> Duration {
+        self.started
+            .get()
+            .map_or(Duration::ZERO, |started| started.elapsed())
+    }
+
+    /// Times the leaves of `member` that no group timed yet: now, from the scope's start.
+    pub(super) fn stamp(&self, member: &mut Member) {
+        stamp(member, self.elapsed());
+    }
+
+    /// Times the deadline's leaf: when the deadline was, from the scope's start.
+    pub(super) fn stamp_deadline(&self, member: &mut Member) {
+        let at = match (self.config.deadline, self.started.get()) {
+            (Some(Deadline::After(after)), _) => after,
+            (Some(Deadline::At(at)), Some(started)) => at.saturating_duration_since(*started),
+            _ => self.elapsed(),
+        };
+        stamp(member, at);
+    }
+
+    pub(super) fn fail(&self, mut member: Member) {
+        self.stamp(&mut member);
         lock(&self.failures).push(member);
         if self.config.policy == Policy::FailFast {
             self.stop(Stop::Failed);
@@ -312,6 +344,26 @@ impl Shared {
 
     pub(super) fn take_failures(&self) -> Vec<Member> {
         std::mem::take(&mut *lock(&self.failures))
+    }
+}
+
+/// Gives every leaf of `member` that no group has timed yet the time `at` (iteratively: a
+/// nested group may be deep).
+fn stamp(member: &mut Member, at: Duration) {
+    match member {
+        Member::Leaf(leaf) => leaf.stamp(at),
+        Member::Group(group) => {
+            let mut pending = vec![group.members_vec().iter_mut()];
+            while let Some(top) = pending.last_mut() {
+                match top.next() {
+                    Some(Member::Leaf(leaf)) => leaf.stamp(at),
+                    Some(Member::Group(inner)) => pending.push(inner.members_vec().iter_mut()),
+                    None => {
+                        pending.pop();
+                    }
+                }
+            }
+        }
     }
 }
 
