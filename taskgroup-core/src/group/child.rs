@@ -1,6 +1,10 @@
 //! [`Child`]: the future a spawned child runs on tokio, and the guard that ends its accounting
 //! however it ends.
+// Polls and drops its future through `InPlace`'s unsafe methods, keeping their contract
+// with its guard (see `Child`).
+#![allow(unsafe_code)]
 
+use std::any::Any;
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::pin::Pin;
@@ -8,15 +12,11 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use super::current::Lend;
-use super::ending::{Ending, conclude, drop_future};
-use super::shared::{Shared, lock};
+use super::ending::{Ending, conclude};
+use super::in_place::InPlace;
+use super::shared::Shared;
 use crate::task_error::TaskError;
 use crate::task_output::{Outcome, TaskOutput};
-
-/// `ChildGuard::slot` of a child with no waker among the group's waiting ones.
-pub(super) const NO_SLOT: u32 = u32::MAX >> 1;
-/// The bit of `ChildGuard::slot` set when the child holds one of the limit's running slots.
-pub(super) const LIMITED: u32 = !NO_SLOT;
 
 /// What a child's future carries besides the user's future: its name (a field only in named
 /// children's futures), and whether the child records its own ending in the group.
@@ -51,42 +51,55 @@ impl ChildKind for RecordedInside {
 }
 
 /// Ends a child's accounting however it ends: completion, abort, panic or runtime shutdown.
-pub(super) struct ChildGuard<N> {
-    /// `None` only while the child's future is polled (lent to the current-group slot).
+/// It holds nothing but the group (and a named child's name), so that a child adds one
+/// pointer to the user's future: a small future then fits tokio's smallest task cell.
+pub(super) struct ChildGuard<N: ChildKind> {
+    /// `Some` while the child's future is alive, except while it is polled (lent to the
+    /// current-group slot, and put back before the poll returns). `None` once the child has
+    /// ended in a poll: its future is dropped and its accounting done.
     shared: Option<Arc<Shared>>,
-    /// The child's index among the group's waiting wakers (or `NO_SLOT`), and `LIMITED`.
-    slot: u32,
     name: N,
 }
 
-impl<N> Drop for ChildGuard<N> {
+/// The end of a child's accounting: its waker forgotten, its limit slot and its unit of the
+/// group's count given back.
+fn end<N: ChildKind>(shared: &Arc<Shared>) {
+    // After an abort the wakers were taken; a child registered later stays until the group is
+    // dropped, which is soon: no lock per cancelled child.
+    if !N::SHIELDED && !shared.is_aborted() {
+        if let Some(id) = tokio::task::try_id() {
+            shared.waiting.remove(id);
+        }
+    }
+    // Every child a limited group starts itself holds one of its running slots; a queued
+    // child's slot is its `HoldsSlot`'s.
+    if N::RECORDS && shared.limiter.is_some() {
+        shared.free_slot();
+    }
+    shared.release();
+}
+
+impl<N: ChildKind> Drop for ChildGuard<N> {
     fn drop(&mut self) {
-        let Some(shared) = &self.shared else { return };
-        let slot = self.slot & NO_SLOT;
-        // After an abort the slab was emptied; a child registered later stays in the new one
-        // until the group is dropped, which is soon: no lock per cancelled child.
-        if slot != NO_SLOT && !shared.is_aborted() {
-            lock(&shared.waiting).remove(slot as usize);
+        if let Some(shared) = &self.shared {
+            end::<N>(shared);
         }
-        if self.slot & LIMITED != 0 {
-            shared.free_slot();
-        }
-        shared.release();
     }
 }
 
 pin_project_lite::pin_project! {
-    /// A child on the runtime: the user's future, the group and a 4-byte slot (plus the name
-    /// of a named child), so that a small future fits tokio's smallest task cell. Its output
-    /// is the task's result, which tokio keeps for the handle. The future is dropped by the
-    /// child itself, as soon as it ends, so that a panic in its destructor is the child's
-    /// panic, in the group and in the handle alike.
+    /// A child on the runtime: the user's future and the group (plus the name of a named
+    /// child), so that a small future fits tokio's smallest task cell. Its output is the
+    /// task's result, which tokio keeps for the handle. The future is dropped by the child
+    /// itself, as soon as it ends, so that a panic in its destructor is the child's panic, in
+    /// the group and in the handle alike.
     pub(super) struct Child<F, N>
     where
         N: ChildKind,
     {
+        // Alive exactly while `guard.shared` is `Some` (or lent, during a poll).
         #[pin]
-        future: Option<F>,
+        future: InPlace<F>,
         guard: ChildGuard<N>,
     }
 
@@ -97,16 +110,17 @@ pin_project_lite::pin_project! {
         fn drop(this: Pin<&mut Self>) {
             // Reached with the future still there when tokio drops an unfinished child: an
             // abort (from its handle, or the group's seen at a poll), or the runtime shutting
-            // down.
+            // down. A child that ended in a poll has dropped its future already.
             let this = this.project();
-            if this.future.is_none() {
+            let Some(shared) = &this.guard.shared else {
                 return;
-            }
-            if let Err(payload) = drop_future(this.future) {
-                if let Some(shared) = &this.guard.shared {
-                    let panic = Ending::<()>::panicked(&*payload);
-                    let _ = conclude(shared, panic, this.guard.name.name(), tokio::task::try_id());
-                }
+            };
+            // SAFETY: the group is still held, so the future was not dropped (the poll that
+            // drops it lets go of the group); the child is being dropped, so it is never
+            // polled again.
+            if let Err(payload) = drop_in_place(this.future) {
+                let panic = Ending::<()>::panicked(&*payload);
+                let _ = conclude(shared, panic, this.guard.name.name(), tokio::task::try_id());
                 // Tokio catches it: the handle reads the panic, as the group does.
                 if !std::thread::panicking() {
                     resume_unwind(payload);
@@ -117,12 +131,11 @@ pin_project_lite::pin_project! {
 }
 
 impl<F, N: ChildKind> Child<F, N> {
-    pub(super) fn new(future: F, shared: Arc<Shared>, slot: u32, name: N) -> Self {
+    pub(super) fn new(future: F, shared: Arc<Shared>, name: N) -> Self {
         Child {
-            future: Some(future),
+            future: InPlace::new(future),
             guard: ChildGuard {
                 shared: Some(shared),
-                slot,
                 name,
             },
         }
@@ -149,12 +162,12 @@ where
             // panic in its destructor is then the child's, in the group and in the handle.
             return Poll::Ready(Err(None));
         }
-        let Some(future) = this.future.as_mut().as_pin_mut() else {
-            return Poll::Ready(Err(None));
-        };
         // Groups created while this child is polled are nested in its group.
         let lent = Lend::new(&mut guard.shared);
-        let polled = catch_unwind(AssertUnwindSafe(|| future.poll(cx)));
+        // SAFETY: the group was held, so the future is alive.
+        let polled = catch_unwind(AssertUnwindSafe(|| unsafe {
+            this.future.as_mut().poll(cx)
+        }));
         drop(lent);
         let ending = match polled {
             Ok(Poll::Pending) => {
@@ -168,39 +181,155 @@ where
             Err(payload) => Ending::panicked(&*payload),
         };
         // Drop the future before recording the ending: a panic in its destructor is the
-        // child's panic (the first panic wins).
-        let ending = ending.after_drop(this.future);
-        let Some(shared) = &guard.shared else {
+        // child's panic (the first panic wins). Letting go of the group right after marks it
+        // dropped: no later poll or drop touches it.
+        // SAFETY: alive (the group is held again, `Lend` put it back); dropped only here.
+        let ending = ending.after(drop_in_place(this.future.as_mut()));
+        let Some(shared) = guard.shared.take() else {
             return Poll::Ready(Err(None));
         };
-        if !N::RECORDS {
-            if let Ending::Value(value) = ending {
-                return Poll::Ready(Ok(value));
+        let result = if !N::RECORDS && matches!(ending, Ending::Value(_)) {
+            match ending {
+                Ending::Value(value) => Ok(value),
+                _ => Err(None),
             }
-        }
-        let result = conclude(shared, ending, guard.name.name(), tokio::task::try_id());
-        Poll::Ready(result.map_err(|error| match error {
-            TaskError::Cancelled => None,
-            error => Some(Box::new(error)),
-        }))
+        } else {
+            conclude(&shared, ending, guard.name.name(), tokio::task::try_id()).map_err(|error| {
+                match error {
+                    TaskError::Cancelled => None,
+                    error => Some(Box::new(error)),
+                }
+            })
+        };
+        end::<N>(&shared);
+        Poll::Ready(result)
     }
 }
 
-/// A child whose poll returned `Pending` for the first time makes its waker known to the
-/// group, so that a cancellation can wake it.
-fn register<N>(guard: &mut ChildGuard<N>, cx: &Context<'_>) {
+/// Drops a child's future in place; the payload if its destructor panicked.
+///
+/// Callers call it once, on a future still alive, and never poll it afterwards.
+fn drop_in_place<F>(future: Pin<&mut InPlace<F>>) -> Result<(), Box<dyn Any + Send>> {
+    // SAFETY: the caller's promise, above.
+    catch_unwind(AssertUnwindSafe(|| unsafe { future.drop_in_place() }))
+}
+
+/// A child whose poll returned `Pending` makes its waker known to the group, so that a
+/// cancellation can wake it (once per task: its waker stays valid).
+fn register<N: ChildKind>(guard: &ChildGuard<N>, cx: &Context<'_>) {
     let Some(shared) = &guard.shared else { return };
-    if guard.slot & NO_SLOT != NO_SLOT {
+    let Some(id) = tokio::task::try_id() else {
         return;
-    }
-    let index = lock(&shared.waiting).insert(cx.waker().clone());
-    let index = u32::try_from(index)
-        .ok()
-        .filter(|&i| i < NO_SLOT)
-        .expect("fewer than 2^31 children waiting in one group");
-    guard.slot = (guard.slot & LIMITED) | index;
+    };
+    shared.waiting.register(id, cx.waker());
     // An abort that came before the registration did not see this waker.
     if shared.is_aborted() {
         cx.waker().wake_by_ref();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The paths through which a child drops its future in place, on a runtime with no
+    //! drivers so that Miri runs them too: `cargo +nightly miri test -p taskgroup-core --lib child`.
+    use std::future::pending;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use crate::{Policy, TaskError, TaskGroup};
+
+    static DROPS: AtomicUsize = AtomicUsize::new(0);
+
+    struct Counted(#[allow(dead_code)] Box<u32>);
+
+    impl Drop for Counted {
+        fn drop(&mut self) {
+            DROPS.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    struct PanicsOnDrop;
+
+    impl Drop for PanicsOnDrop {
+        fn drop(&mut self) {
+            panic!("destructor");
+        }
+    }
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn child_drops_its_future_once_on_every_path() {
+        DROPS.store(0, Ordering::SeqCst);
+        let errors = runtime().block_on(async {
+            let tg = TaskGroup::builder().policy(Policy::WaitAll).build();
+            tg.run(async {
+                let held = Counted(Box::new(1));
+                tg.spawn(async move {
+                    let _held = held;
+                    Ok::<_, std::io::Error>(7)
+                });
+                let on_drop = PanicsOnDrop;
+                tg.spawn(async move {
+                    let _on_drop = on_drop;
+                    Ok::<_, std::io::Error>(())
+                });
+                let waiting = Counted(Box::new(2));
+                let cancelled = tg.spawn(async move {
+                    let _waiting = waiting;
+                    pending::<()>().await;
+                });
+                tokio::task::yield_now().await;
+                cancelled.cancel();
+                Ok::<_, std::io::Error>(())
+            })
+            .await
+            .unwrap_err()
+        });
+        // The completed and the cancelled child dropped their futures once each; the
+        // destructor's panic is the second child's.
+        assert_eq!(DROPS.load(Ordering::SeqCst), 2);
+        assert_eq!(errors.len(), 1);
+        assert!(
+            errors
+                .leaves()
+                .next()
+                .unwrap()
+                .to_string()
+                .contains("destructor")
+        );
+    }
+
+    #[test]
+    fn child_handles_see_each_ending() {
+        runtime().block_on(async {
+            let tg = TaskGroup::builder().policy(Policy::WaitAll).build();
+            let mut handles = Vec::new();
+            let _ = tg
+                .run(async {
+                    handles.push(tg.spawn(async { Ok::<_, std::io::Error>(1) }));
+                    let on_drop = PanicsOnDrop;
+                    handles.push(tg.spawn(async move {
+                        let _on_drop = on_drop;
+                        Ok::<_, std::io::Error>(2)
+                    }));
+                    let waiting = tg.spawn(async {
+                        pending::<()>().await;
+                        Ok::<_, std::io::Error>(3)
+                    });
+                    tokio::task::yield_now().await;
+                    waiting.cancel();
+                    handles.push(waiting);
+                    Ok::<_, std::io::Error>(())
+                })
+                .await;
+            let results: Vec<_> = handles.into_iter().map(|t| t.result()).collect();
+            assert_eq!(results[0], Ok(1));
+            assert!(matches!(results[1], Err(TaskError::Panicked(_))));
+            assert_eq!(results[2], Err(TaskError::Cancelled));
+        });
     }
 }

@@ -36,7 +36,13 @@ impl<T> Ending<T> {
     /// Drops the child's future, so that a panic in its destructor is the child's panic (the
     /// first panic wins).
     pub(super) fn after_drop<F>(self, future: Pin<&mut Option<F>>) -> Self {
-        match drop_future(future) {
+        self.after(drop_future(future))
+    }
+
+    /// The ending once the future's drop gave `dropped`: a panic in it is the child's, unless
+    /// the child panicked already (the first panic wins).
+    pub(super) fn after(self, dropped: Result<(), Box<dyn Any + Send>>) -> Self {
+        match dropped {
             Err(payload) if !matches!(self, Ending::Panicked(_)) => Ending::panicked(&*payload),
             _ => self,
         }

@@ -50,8 +50,8 @@ pin_project_lite::pin_project! {
 
     impl<F, T> PinnedDrop for InCell<F, T> {
         fn drop(this: Pin<&mut Self>) {
-            let this = this.project();
-            if this.future.is_some() {
+            let mut this = this.project();
+            if this.future.as_mut().as_pin_mut().is_some() {
                 if let Err(payload) = drop_future(this.future) {
                     let panic = Ending::panicked(&*payload);
                     this.cell

@@ -33,6 +33,7 @@ mod control;
 mod current;
 mod ending;
 mod in_cell;
+mod in_place;
 mod limit;
 mod local;
 mod locality;

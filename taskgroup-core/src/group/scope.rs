@@ -299,13 +299,17 @@ where
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if self.closed {
+        // Every field through the projection, never `&self`: a shared borrow of the whole
+        // scope would retag a body that may hold borrows into itself (Miri's Stacked Borrows
+        // rejects it).
+        let this = self.as_mut().project();
+        if *this.closed {
             return Poll::Ready(());
         }
         // Groups made in the body or in local children are nested in this one.
-        let mut current = self.as_mut().project().current.take();
+        let mut current = this.current.take();
         let lent = Lend::new(&mut current);
-        let group: &'g TaskGroup<'env, K> = self.group;
+        let group: &'g TaskGroup<'env, K> = this.group;
         let shared = &*group.shared;
         shared.register_scope(cx);
         self.as_mut().poll_deadline(cx);
@@ -318,7 +322,9 @@ where
         drop(lent);
         let this = self.project();
         *this.current = current;
-        if this.body.is_some() || locals_left {
+        // Through `&mut`, not `&`: a shared borrow of the whole body would retag a future
+        // that may hold borrows into itself (Miri's Stacked Borrows rejects it).
+        if this.body.as_pin_mut().is_some() || locals_left {
             return Poll::Pending;
         }
         // Under the lock local spawns take, so that none is pushed after the close.

@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::limit::Limiter;
 use super::state::{Acquire, Snapshot, State, Stop};
-use super::wakers::WakerSlab;
+use super::wakers::Waiting;
 use crate::config::{Config, Deadline, Policy};
 use crate::error_group::Member;
 use crate::leaf::{Leaf, TaskPanic};
@@ -21,7 +21,7 @@ pub(crate) struct Shared {
     pub(super) state: State,
     failures: Mutex<Vec<Member>>,
     /// Wakers of children that are waiting, so that a cancellation can wake them.
-    pub(super) waiting: Mutex<WakerSlab>,
+    pub(super) waiting: Waiting,
     scope_waker: Mutex<Option<Waker>>,
     pub(super) token: CancellationToken,
     /// The group this one was created in: held (one unit of its count) while this group has a
@@ -62,7 +62,7 @@ impl Shared {
         Shared {
             state: State::new(),
             failures: Mutex::new(Vec::new()),
-            waiting: Mutex::new(WakerSlab::default()),
+            waiting: Waiting::default(),
             scope_waker: Mutex::new(None),
             // A nested group's children see the enclosing group's cancellation too, unless a
             // shield stands between them.
@@ -253,8 +253,7 @@ impl Shared {
         self.guarded(|| self.token.cancel());
         // Take the wakers out and wake them outside the lock: every woken child ends at once,
         // and an aborted child no longer deregisters (see `ChildGuard::drop`).
-        let waiting = std::mem::take(&mut *lock(&self.waiting));
-        let mut wakers = waiting.into_wakers();
+        let mut wakers = self.waiting.take();
         // One `catch_unwind` for the whole loop; after a panic, the rest are still woken.
         while let Err(payload) =
             catch_unwind(AssertUnwindSafe(|| wakers.by_ref().for_each(Waker::wake)))

@@ -19,7 +19,7 @@ use tokio::time::Sleep;
 use tokio_util::sync::WaitForCancellationFutureOwned;
 
 use super::cell::TaskCell;
-use super::child::{Child, ChildKind, LIMITED, NO_SLOT, RecordedInside};
+use super::child::{Child, ChildKind, RecordedInside};
 use super::current::{ShieldMark, address};
 use super::in_cell::InCell;
 use super::limit::{Queued, Waiter};
@@ -218,14 +218,13 @@ impl Shared {
         if let Err(why) = self.acquire() {
             return refused(why, None);
         }
-        let mut slot = NO_SLOT;
         if let Some(limiter) = &self.limiter {
             let mut limiter = lock(limiter);
             if !limiter.try_take() {
                 // The cell is shielded too: once started, the group's abort does not stop it.
                 let cell = Arc::new(TaskCell::shielded());
                 let child = InCell::queued(future, Arc::clone(&cell), Arc::clone(self), None);
-                let child = Child::new(child, Arc::clone(self), NO_SLOT, Shielding(RecordedInside));
+                let child = Child::new(child, Arc::clone(self), Shielding(RecordedInside));
                 #[cfg(feature = "tracing")]
                 let child = instrument(child, None);
                 let queued = Queued {
@@ -238,9 +237,8 @@ impl Shared {
                 });
                 return Task::with_cell(cell, None);
             }
-            slot |= LIMITED;
         }
-        let handle = self.start(&runtime, future, slot, Shielding(()));
+        let handle = self.start(&runtime, future, Shielding(()));
         Task::spawned(handle, Arc::clone(self), None)
     }
 }

@@ -4,7 +4,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use super::cell::TaskCell;
-use super::child::{Child, ChildKind, LIMITED, NO_SLOT, RecordedInside};
+use super::child::{Child, ChildKind, RecordedInside};
 use super::in_cell::InCell;
 use super::limit::{Queued, Waiter};
 use super::shared::{Shared, lock};
@@ -32,7 +32,6 @@ impl Shared {
         if let Err(why) = self.acquire() {
             return Err((why, future));
         }
-        let mut slot = NO_SLOT;
         if let Some(limiter) = &self.limiter {
             let mut limiter = lock(limiter);
             if !limiter.try_take() {
@@ -40,7 +39,7 @@ impl Shared {
                 let cell = Arc::new(TaskCell::new());
                 let child =
                     InCell::queued(future, Arc::clone(&cell), Arc::clone(self), name.clone());
-                let child = Child::new(child, Arc::clone(self), NO_SLOT, RecordedInside);
+                let child = Child::new(child, Arc::clone(self), RecordedInside);
                 #[cfg(feature = "tracing")]
                 let child = instrument(child, name.as_deref());
                 limiter.enqueue(Waiter::Spawned(Queued {
@@ -49,12 +48,11 @@ impl Shared {
                 }));
                 return Ok(Task::with_cell(cell, name));
             }
-            slot |= LIMITED;
         }
         // Unnamed children carry no name field: a small future keeps tokio's smallest cell.
         let handle = match &name {
-            None => self.start(&runtime, future, slot, ()),
-            Some(name) => self.start(&runtime, future, slot, Arc::clone(name)),
+            None => self.start(&runtime, future, ()),
+            Some(name) => self.start(&runtime, future, Arc::clone(name)),
         };
         Ok(Task::spawned(handle, Arc::clone(self), name))
     }
@@ -64,7 +62,6 @@ impl Shared {
         self: &Arc<Self>,
         runtime: &tokio::runtime::Handle,
         future: F,
-        slot: u32,
         kind: N,
     ) -> tokio::task::JoinHandle<Outcome<<F::Output as TaskOutput>::Ok>>
     where
@@ -74,7 +71,7 @@ impl Shared {
     {
         #[cfg(feature = "tracing")]
         let name = kind.name().cloned();
-        let child = Child::new(future, Arc::clone(self), slot, kind);
+        let child = Child::new(future, Arc::clone(self), kind);
         #[cfg(feature = "tracing")]
         let child = instrument(child, name.as_deref());
         runtime.spawn(child)
