@@ -4,9 +4,9 @@
 //! A child drops its own future as soon as it ends, so that a panic in the future's destructor
 //! is the child's panic. `Option<F>` would do it safely, but an async block has no niche, so
 //! the `Option` adds eight bytes, which takes a small child past tokio's smallest task cell
-//! (128 bytes) into the next one (256) and costs about a third of the time of a trivial
-//! spawn and join (docs/DESIGN.md, "No `unsafe`, but one"). The holder records elsewhere
-//! whether the future is gone: [`Child`](super::child::Child) uses its guard's group pointer.
+//! into the next one (docs/DESIGN.md, "One `unsafe` type, for a measured win"). The holder
+//! records elsewhere whether the future is gone: [`Child`](super::child::Child) uses its
+//! guard's group pointer.
 #![allow(unsafe_code)]
 
 use std::future::Future;
