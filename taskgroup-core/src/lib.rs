@@ -41,6 +41,7 @@ pub use gather::{AsCompleted, as_completed, gather};
 pub use gather_settled::gather_settled;
 pub use group::{
     Local, Locality, Parallel, Ready, Settled, ShieldExpired, Spawner, StartError, Task, TaskGroup,
+    current_deadline,
 };
 pub use leaf::{AlreadyEntered, BodyCancelled, Leaf, TaskInfo, TaskPanic, TimedOut};
 pub use render::{MAX_GROUP_DEPTH, MAX_GROUP_WIDTH, Timeline};

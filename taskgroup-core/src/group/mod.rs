@@ -31,6 +31,7 @@ mod cell;
 mod child;
 mod control;
 mod current;
+mod deadline;
 mod ending;
 mod in_cell;
 mod in_place;
@@ -51,6 +52,7 @@ mod state;
 mod task;
 mod wakers;
 
+pub use deadline::current_deadline;
 pub use locality::{Local, Locality, Parallel};
 pub use settled::Settled;
 pub(crate) use shared::Shared;

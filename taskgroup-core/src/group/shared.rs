@@ -305,6 +305,24 @@ impl Shared {
         let _ = self.started.set(now);
     }
 
+    /// The group's own deadline as an instant: known once its scope started (a `timeout`
+    /// counts from then), or at once for a `deadline`.
+    pub(super) fn own_deadline(&self) -> Option<tokio::time::Instant> {
+        match (self.config.deadline?, self.started.get()) {
+            (Deadline::At(at), _) => Some(at),
+            (Deadline::After(after), Some(started)) => {
+                Some(super::scope::saturating_after(*started, after))
+            }
+            (Deadline::After(_), None) => None,
+        }
+    }
+
+    /// The group it was created in, unless a shield stands between them (that group's
+    /// cancellation, its deadline's included, does not reach this one).
+    pub(super) fn cancelled_with(&self) -> Option<&Arc<Shared>> {
+        self.enclosing.as_ref().filter(|_| !self.in_shield)
+    }
+
     /// How long the scope has run (zero before it started).
     fn elapsed(&self) -> Duration {
         self.started
