@@ -6,6 +6,7 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
+use crate::cancel_reason::CancelReason;
 use crate::leaf::{Leaf, TaskInfo};
 
 /// The message of the group a scope returns, as CPython's TaskGroup words it.
@@ -50,6 +51,8 @@ pub struct ErrorGroup<E: ?Sized = AnyError> {
     members: Vec<Member>,
     /// Made by [`reraise`](ErrorGroup::reraise): an `except*` clause puts it back in place.
     reraised: bool,
+    /// Why the task group that made it stopped its children, if it did.
+    stopped_by: Option<Box<CancelReason>>,
     _leaves: PhantomData<fn() -> Box<E>>,
 }
 
@@ -84,6 +87,7 @@ impl ErrorGroup {
             name: None,
             members,
             reraised: false,
+            stopped_by: None,
             _leaves: PhantomData,
         }
     }
@@ -91,6 +95,12 @@ impl ErrorGroup {
     /// The same group, named after the task group that made it.
     pub(crate) fn named(mut self, name: Option<Arc<str>>) -> Self {
         self.name = name;
+        self
+    }
+
+    /// The same group, with why its task group stopped.
+    pub(crate) fn stopped(mut self, why: Option<CancelReason>) -> Self {
+        self.stopped_by = why.map(Box::new);
         self
     }
 
@@ -356,6 +366,33 @@ impl<E: ?Sized> ErrorGroup<E> {
         group
     }
 
+    /// Why the task group that made this group stopped its other children, if it did: the
+    /// failure that triggered fail-fast (its task and error type), the deadline, a `cancel`.
+    /// The timeline form (`{:+#}`, [`timeline`](ErrorGroup::timeline)) prints it under the
+    /// group's header. Groups made by hand, or split from one, have none.
+    ///
+    /// # Examples
+    /// ```
+    /// # use taskgroup_core as taskgroup;
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use taskgroup::{CancelReason, TaskGroup};
+    /// let tg = TaskGroup::new();
+    /// let eg = tg
+    ///     .run(async {
+    ///         tg.spawn_named("fetch", async { Err::<(), _>(std::io::Error::other("down")) });
+    ///         tg.spawn(std::future::pending::<()>());
+    ///         Ok::<_, std::io::Error>(())
+    ///     })
+    ///     .await
+    ///     .unwrap_err();
+    /// let Some(CancelReason::Failed { task, error_type }) = eg.stopped_by() else { unreachable!() };
+    /// assert_eq!((task.unwrap().name(), *error_type), (Some("fetch"), "Error"));
+    /// # }
+    /// ```
+    pub fn stopped_by(&self) -> Option<&CancelReason> {
+        self.stopped_by.as_deref()
+    }
+
     pub(crate) fn is_reraised(&self) -> bool {
         self.reraised
     }
@@ -378,6 +415,7 @@ impl<E: ?Sized> ErrorGroup<E> {
             name: self.name.take(),
             members: std::mem::take(&mut self.members),
             reraised: self.reraised,
+            stopped_by: self.stopped_by.take(),
             _leaves: PhantomData,
         }
     }

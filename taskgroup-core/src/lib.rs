@@ -11,6 +11,7 @@
 
 mod box_error;
 mod cancel;
+mod cancel_reason;
 mod catch_panic;
 mod config;
 mod conversion;
@@ -32,6 +33,7 @@ mod value;
 
 pub use box_error::BoxError;
 pub use cancel::on_cancel;
+pub use cancel_reason::CancelReason;
 pub use config::{Builder, Policy, ZeroLimit};
 pub use error_group::{
     AnyError, EmptyGroup, ErrorGroup, ErrorTypes, Leaves, Member, TASK_GROUP_MESSAGE,
@@ -41,7 +43,7 @@ pub use gather::{AsCompleted, as_completed, gather};
 pub use gather_settled::gather_settled;
 pub use group::{
     Local, Locality, Parallel, Ready, Settled, ShieldExpired, Spawner, StartError, Task, TaskGroup,
-    current_deadline,
+    cancel_reason, current_deadline,
 };
 pub use leaf::{AlreadyEntered, BodyCancelled, Leaf, TaskInfo, TaskPanic, TimedOut};
 pub use render::{MAX_GROUP_DEPTH, MAX_GROUP_WIDTH, Timeline};

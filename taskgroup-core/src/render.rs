@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+use crate::cancel_reason::CancelReason;
 use crate::error_group::{ErrorGroup, Member};
 
 /// CPython's `traceback.print_exception` shows at most this many members per group.
@@ -42,7 +43,13 @@ impl Printer<'_, '_> {
         Ok(())
     }
 
-    fn group(&mut self, message: &str, name: Option<&str>, members: &[Member]) -> fmt::Result {
+    fn group(
+        &mut self,
+        message: &str,
+        name: Option<&str>,
+        stopped_by: Option<&CancelReason>,
+        members: &[Member],
+    ) -> fmt::Result {
         if self.depth > MAX_GROUP_DEPTH {
             return self.emit(format_args!("... (max_group_depth is {MAX_GROUP_DEPTH})"));
         }
@@ -56,6 +63,9 @@ impl Printer<'_, '_> {
             "ErrorGroup: {message} ({count} sub-exception{plural}){}",
             NameSuffix(name)
         ))?;
+        if let (true, Some(why)) = (self.times, stopped_by) {
+            self.emit(format_args!("(stopped: {why})"))?;
+        }
         let shown = count.min(MAX_GROUP_WIDTH + 1);
         self.need_close = false;
         for (i, member) in members.iter().enumerate().take(shown) {
@@ -96,7 +106,12 @@ impl Printer<'_, '_> {
 
     fn member(&mut self, member: &Member) -> fmt::Result {
         match member {
-            Member::Group(group) => self.group(group.message(), group.name(), group.members()),
+            Member::Group(group) => self.group(
+                group.message(),
+                group.name(),
+                group.stopped_by(),
+                group.members(),
+            ),
             Member::Leaf(leaf) => {
                 let text = leaf.to_string();
                 let at = At(self.times.then(|| leaf.recorded_at()));
@@ -147,6 +162,7 @@ impl fmt::Display for At {
 pub(crate) fn traceback(
     message: &str,
     name: Option<&str>,
+    stopped_by: Option<&CancelReason>,
     members: &[Member],
     times: bool,
     f: &mut fmt::Formatter<'_>,
@@ -157,7 +173,7 @@ pub(crate) fn traceback(
         need_close: false,
         times,
     }
-    .group(message, name, members)
+    .group(message, name, stopped_by, members)
 }
 
 /// [`ErrorGroup::timeline`]'s value: the traceback form with each leaf's time.
@@ -166,7 +182,14 @@ pub struct Timeline<'a, E: ?Sized>(pub(crate) &'a ErrorGroup<E>);
 impl<E: ?Sized> fmt::Display for Timeline<'_, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let group = self.0;
-        traceback(group.message(), group.name(), group.members(), true, f)
+        traceback(
+            group.message(),
+            group.name(),
+            group.stopped_by(),
+            group.members(),
+            true,
+            f,
+        )
     }
 }
 
@@ -239,7 +262,14 @@ impl<E: ?Sized> fmt::Display for ErrorGroup<E> {
         if f.alternate() {
             // `{:+#}` is the timeline form.
             let times = f.sign_plus();
-            return traceback(self.message(), self.name(), self.members(), times, f);
+            return traceback(
+                self.message(),
+                self.name(),
+                self.stopped_by(),
+                self.members(),
+                times,
+                f,
+            );
         }
         let n = self.members().len();
         let plural = if n == 1 { "" } else { "s" };

@@ -88,7 +88,7 @@ fn record<T>(
     };
     match ending {
         Ending::Value(value) => {
-            shared.succeed();
+            shared.succeed(info);
             Ok(value)
         }
         Ending::Failed(mut member) => {

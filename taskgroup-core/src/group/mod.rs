@@ -40,6 +40,7 @@ mod local;
 mod locality;
 #[cfg(all(test, taskgroup_loom))]
 mod models;
+mod reason;
 mod scope;
 mod settled;
 mod shared;
@@ -54,6 +55,7 @@ mod wakers;
 
 pub use deadline::current_deadline;
 pub use locality::{Local, Locality, Parallel};
+pub use reason::cancel_reason;
 pub use settled::Settled;
 pub(crate) use shared::Shared;
 pub use shield::ShieldExpired;

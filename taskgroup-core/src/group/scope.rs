@@ -22,6 +22,7 @@ use super::{Locality, TaskGroup};
 use crate::config::{Deadline, Policy};
 use crate::error_group::Member;
 use crate::error_group::{ErrorGroup, TASK_GROUP_MESSAGE};
+use crate::cancel_reason::CancelReason;
 use crate::leaf::{BodyCancelled, Leaf, TimedOut};
 use crate::ready_set::ReadySet;
 
@@ -128,14 +129,18 @@ where
                     // A body passing on a cancellation (`sibling.await?` on a cancelled
                     // sibling) cancels the group, as CPython's does: no value, no failure.
                     Err(member) if is_cancellation(&member) => {
-                        shared.stop(Stop::Cancelled);
+                        shared.stop_because(Stop::Cancelled, || CancelReason::Body);
                     }
                     mut out => {
                         if let Err(member) = &mut out {
                             // Timed now: it is pushed last, when the scope closes.
                             shared.stamp(member);
                             if shared.config.policy == Policy::FailFast {
-                                shared.stop(Stop::Failed);
+                                let error_type = member.type_name();
+                                shared.stop_because(Stop::Failed, || CancelReason::Failed {
+                                    task: None,
+                                    error_type,
+                                });
                             }
                         }
                         *this.body_out = Some(out);
@@ -145,7 +150,7 @@ where
             Err(payload) => {
                 *this.body_panic = Some(payload);
                 drop_body(this.body, this.body_panic, shared);
-                shared.stop(Stop::Cancelled);
+                shared.stop_because(Stop::Cancelled, || CancelReason::Body);
                 shared.abort_all();
             }
         }
@@ -271,6 +276,7 @@ where
         let errors = (!members.is_empty()).then(|| {
             ErrorGroup::from_parts(Cow::Borrowed(TASK_GROUP_MESSAGE), members)
                 .named(shared.config.name.clone())
+                .stopped(shared.cancel_reason())
         });
         Settled { value, errors }
     }
@@ -285,7 +291,7 @@ fn drop_body<B>(
 ) {
     if let Err(payload) = catch_unwind(AssertUnwindSafe(|| body.set(None))) {
         body_panic.get_or_insert(payload);
-        shared.stop(Stop::Cancelled);
+        shared.stop_because(Stop::Cancelled, || CancelReason::Body);
         shared.abort_all();
     }
 }

@@ -11,9 +11,10 @@ use tokio_util::sync::CancellationToken;
 use super::limit::Limiter;
 use super::state::{Acquire, Snapshot, State, Stop};
 use super::wakers::Waiting;
+use crate::cancel_reason::CancelReason;
 use crate::config::{Config, Deadline, Policy};
 use crate::error_group::Member;
-use crate::leaf::{Leaf, TaskPanic};
+use crate::leaf::{Leaf, TaskInfo, TaskPanic};
 use crate::spawn_error::SpawnError;
 
 /// State shared by the scope, its [`Spawner`](crate::Spawner)s and its children.
@@ -44,6 +45,8 @@ pub(crate) struct Shared {
     abandoned: OnceLock<CancellationToken>,
     /// When the scope started (`run` was called): failures are stamped from it.
     started: OnceLock<tokio::time::Instant>,
+    /// Why the group stopped: set by the stop that won, before children can see it.
+    why: OnceLock<CancelReason>,
     /// Present when the group has a concurrency limit.
     pub(super) limiter: Option<Mutex<Limiter>>,
     pub(super) config: Config,
@@ -77,6 +80,7 @@ impl Shared {
             in_shield,
             abandoned: OnceLock::new(),
             started: OnceLock::new(),
+            why: OnceLock::new(),
             limiter: config.limit.map(|limit| Mutex::new(Limiter::new(limit))),
             config,
         }
@@ -148,9 +152,25 @@ impl Shared {
     /// each piece of user code runs on its own, its panic recorded as a [`TaskPanic`]: a panic
     /// cannot leave the group half-stopped.
     pub(super) fn stop(&self, reason: Stop) -> bool {
+        self.stop_because(reason, || match reason {
+            Stop::TimedOut => CancelReason::TimedOut,
+            Stop::Dropped | Stop::Closed | Stop::Running => CancelReason::Dropped,
+            Stop::Won => CancelReason::Won { task: None },
+            Stop::Failed => CancelReason::Failed {
+                task: None,
+                error_type: "Error",
+            },
+            Stop::Cancelled => CancelReason::Cancelled { reason: None },
+        })
+    }
+
+    /// [`stop`](Self::stop), recording `why` if this is the stop that wins (before any child
+    /// can see the cancellation).
+    pub(super) fn stop_because(&self, reason: Stop, why: impl FnOnce() -> CancelReason) -> bool {
         if !self.state.stop(reason) {
             return false;
         }
+        let _ = self.why.set(why());
         if self.config.grace.is_none() {
             // Wakes the scope too.
             self.abort_all();
@@ -238,7 +258,9 @@ impl Shared {
             let Some(inner) = inner.upgrade() else {
                 continue;
             };
-            inner.state.stop(Stop::Cancelled);
+            if inner.state.stop(Stop::Cancelled) {
+                inner.inherit_reason(self);
+            }
             if inner.abort_here() {
                 nested.append(&mut lock(&inner.holders));
             }
@@ -282,7 +304,9 @@ impl Shared {
         push_pruned(&mut lock(&self.holders), inner);
         // After the push: an abort that took the list before it has set the flag by now.
         if self.is_aborted() {
-            inner.state.stop(Stop::Cancelled);
+            if inner.state.stop(Stop::Cancelled) {
+                inner.inherit_reason(self);
+            }
             inner.abort_all();
         }
     }
@@ -347,16 +371,36 @@ impl Shared {
 
     pub(super) fn fail(&self, mut member: Member) {
         self.stamp(&mut member);
+        let why = (self.config.policy == Policy::FailFast).then(|| CancelReason::Failed {
+            task: member.as_leaf().and_then(|leaf| leaf.task().cloned()),
+            error_type: member.type_name(),
+        });
         lock(&self.failures).push(member);
-        if self.config.policy == Policy::FailFast {
-            self.stop(Stop::Failed);
+        if let Some(why) = why {
+            self.stop_because(Stop::Failed, || why);
         }
     }
 
-    pub(super) fn succeed(&self) {
+    /// A child succeeded; under first-ok, `task` won.
+    pub(super) fn succeed(&self, task: impl FnOnce() -> TaskInfo) {
         if self.config.policy == Policy::FirstOk {
-            self.stop(Stop::Won);
+            self.stop_because(Stop::Won, || CancelReason::Won { task: Some(task()) });
         }
+    }
+
+    /// Why the group stopped, once it has.
+    pub(super) fn cancel_reason(&self) -> Option<CancelReason> {
+        self.why.get().cloned()
+    }
+
+    /// This nested group was stopped by `outer`'s cancellation.
+    fn inherit_reason(&self, outer: &Shared) {
+        let why = outer
+            .why
+            .get()
+            .cloned()
+            .unwrap_or(CancelReason::Cancelled { reason: None });
+        let _ = self.why.set(CancelReason::Enclosing(Box::new(why)));
     }
 
     pub(super) fn take_failures(&self) -> Vec<Member> {

@@ -178,6 +178,21 @@ impl<T> Task<T> {
         }
     }
 
+    /// Why the child's group stopped its children, if it did (see
+    /// [`CancelReason`](crate::CancelReason)): for a child whose result is
+    /// [`Cancelled`](TaskError::Cancelled), why. `None` while the group runs, when it ended
+    /// without stopping, for a child cancelled through its own handle (you did that), and
+    /// for a local or queued child and once the result was taken (ask the group:
+    /// [`TaskGroup::cancel_reason`](crate::TaskGroup::cancel_reason)).
+    pub fn cancel_reason(&self) -> Option<crate::CancelReason> {
+        match &self.repr {
+            Repr::Spawned {
+                group: Some(group), ..
+            } => group.cancel_reason(),
+            Repr::Spawned { group: None, .. } | Repr::Cell(_) => None,
+        }
+    }
+
     /// Whether the child has ended: with a value, a failure, a panic or by cancellation, or
     /// because the group refused to start it. Once it is `true`, the child's future has been
     /// dropped (its destructors have run) and [`result`](Task::result) no longer gives

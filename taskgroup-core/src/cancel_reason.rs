@@ -1,0 +1,92 @@
+//! [`CancelReason`]: why a group stopped its children, as Trio and AnyIO make every
+//! cancellation carry its source.
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::leaf::TaskInfo;
+
+/// Why a task group cancelled (or stopped starting) its children. The first reason wins: a
+/// group stopped by a failure and then by its deadline keeps the failure.
+///
+/// Read it from inside a child or the body with [`cancel_reason`](crate::cancel_reason)
+/// (during a [`grace`](crate::Builder::grace) period, say, to log why the cleanup runs), on
+/// the group with [`TaskGroup::cancel_reason`](crate::TaskGroup::cancel_reason), on a
+/// cancelled child's handle with [`Task::cancel_reason`](crate::Task::cancel_reason), and on
+/// the scope's error with [`ErrorGroup::stopped_by`](crate::ErrorGroup::stopped_by); the
+/// timeline form of the error (`{:+#}`) prints it under the group's header.
+///
+/// # Examples
+/// ```
+/// # use taskgroup_core as taskgroup;
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use taskgroup::{CancelReason, TaskGroup};
+///
+/// let tg = TaskGroup::new();
+/// let idle = tg
+///     .run(async {
+///         let idle = tg.spawn(std::future::pending::<()>());
+///         tg.cancel_with("shutting down");
+///         Ok::<_, std::io::Error>(idle)
+///     })
+///     .await
+///     .unwrap();
+/// let Some(CancelReason::Cancelled { reason }) = idle.cancel_reason() else { unreachable!() };
+/// assert_eq!(reason.as_deref(), Some("shutting down"));
+/// # }
+/// ```
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum CancelReason {
+    /// A child failed under fail-fast: its task (`None` for the body's own error) and the
+    /// error's type name.
+    Failed {
+        /// The task that failed; `None` when the body failed.
+        task: Option<TaskInfo>,
+        /// The failure's short type name (`Error` for an `io::Error`).
+        error_type: &'static str,
+    },
+    /// The group's deadline (`timeout` or `deadline`) passed.
+    TimedOut,
+    /// `tg.cancel()` / `Spawner::cancel()`, or `cancel_with(reason)`.
+    Cancelled {
+        /// The reason given to `cancel_with`.
+        reason: Option<Arc<str>>,
+    },
+    /// Under `first_ok`, a child succeeded: the rest were no longer needed.
+    Won {
+        /// The child that won.
+        task: Option<TaskInfo>,
+    },
+    /// The body panicked, or passed on a cancellation (`sibling.await?`).
+    Body,
+    /// The group's scope future (or the group) was dropped before the scope returned.
+    Dropped,
+    /// A group this one is nested in was cancelled, for this reason.
+    Enclosing(Box<CancelReason>),
+}
+
+impl fmt::Display for CancelReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CancelReason::Failed {
+                task: Some(task),
+                error_type,
+            } => write!(f, "{task} failed with {error_type}"),
+            CancelReason::Failed {
+                task: None,
+                error_type,
+            } => write!(f, "the body failed with {error_type}"),
+            CancelReason::TimedOut => f.write_str("the deadline passed"),
+            CancelReason::Cancelled { reason: None } => f.write_str("cancelled"),
+            CancelReason::Cancelled {
+                reason: Some(reason),
+            } => write!(f, "cancelled: {reason}"),
+            CancelReason::Won { task: Some(task) } => write!(f, "{task} succeeded first"),
+            CancelReason::Won { task: None } => f.write_str("a child succeeded first"),
+            CancelReason::Body => f.write_str("the body panicked or passed on a cancellation"),
+            CancelReason::Dropped => f.write_str("the scope was dropped before it returned"),
+            CancelReason::Enclosing(outer) => write!(f, "an enclosing group stopped: {outer}"),
+        }
+    }
+}
