@@ -917,3 +917,56 @@ fn crawler_refuses_bad_arguments_with_usage_and_exit_2() {
         ],
     );
 }
+
+#[test]
+fn tree_of_the_stuck_example_shows_the_service_three_groups_deep() {
+    let run = run_example("stuck", &["--after-ms", "300"]);
+    assert!(run.status.success(), "{}", run.context());
+    let lines = run.lines();
+    assert!(
+        lines[0].starts_with("TaskGroup `server` (fail_fast, running, 3 live, deadline in "),
+        "{}",
+        run.context()
+    );
+    let at = |prefix: &str| {
+        lines
+            .iter()
+            .position(|line| line.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no line `{prefix}...`\n{}", run.context()))
+    };
+    // The listener and the pool wait in `server`; `workers` was made inside the pool.
+    let workers = at(
+        "  TaskGroup `workers` (fail_fast, waiting at exit, 5 live, limit 4: 3 running, 0 queued)",
+    );
+    assert!(at("  task `listener` (") < workers);
+    assert!(at("    task `stuck-on-lock` (") > workers);
+    // Each worker's batch, three groups deep, with its one job.
+    assert_eq!(
+        lines
+            .iter()
+            .filter(|line| line
+                .starts_with("    TaskGroup `batch` (fail_fast, waiting at exit, 1 live)"))
+            .count(),
+        2,
+        "{}",
+        run.context()
+    );
+    assert!(at("      task `job-1` (") > workers);
+    assert!(
+        lines.iter().all(|line| !line.contains("cancelling")),
+        "{}",
+        run.context()
+    );
+}
+
+#[test]
+fn tree_example_refuses_bad_arguments() {
+    let run = run_example("stuck", &["--after-ms", "0"]);
+    assert_eq!(run.status.code(), Some(2), "{}", run.context());
+    assert!(
+        run.stderr
+            .contains("--after-ms: `0` is not a number from 1 to 60000"),
+        "{}",
+        run.context()
+    );
+}

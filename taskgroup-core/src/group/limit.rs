@@ -101,7 +101,11 @@ impl<Q> Limiter<Q> {
         taken
     }
 
-    #[cfg(all(test, taskgroup_loom))]
+    /// The limit itself, and how many children wait for a slot (for snapshots).
+    pub(super) fn shape(&self) -> (usize, usize) {
+        (self.limit, self.queue.len())
+    }
+
     pub(super) fn running(&self) -> usize {
         self.running
     }

@@ -75,6 +75,7 @@ where
     pub(super) fn new(group: &'g TaskGroup<'env, K>, body: B) -> Self {
         let now = Instant::now();
         group.shared.mark_started(now);
+        super::snapshot::register(&group.shared);
         let deadline = group.shared.config.deadline.map(|d| {
             tokio::time::sleep_until(match d {
                 Deadline::After(duration) => saturating_after(now, duration),

@@ -341,6 +341,11 @@ impl Shared {
         }
     }
 
+    /// The group it was created in, if any.
+    pub(super) fn enclosing_group(&self) -> Option<&Arc<Shared>> {
+        self.enclosing.as_ref()
+    }
+
     /// The group it was created in, unless a shield stands between them (that group's
     /// cancellation, its deadline's included, does not reach this one).
     pub(super) fn cancelled_with(&self) -> Option<&Arc<Shared>> {

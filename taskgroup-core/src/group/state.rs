@@ -107,6 +107,9 @@ impl Snapshot {
     pub(crate) fn is_closed(self) -> bool {
         self.0 & CLOSED != 0
     }
+    pub(crate) fn is_waiting(self) -> bool {
+        self.0 & WAITING != 0
+    }
     #[cfg(any(test, taskgroup_loom))]
     pub(crate) fn is_held(self) -> bool {
         self.0 & HELD != 0

@@ -5,10 +5,11 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::Waker;
 
 use tokio::task::Id;
+use tokio::time::Instant;
 
 /// Tokio's task ids are distinct integers: a multiplication spreads them, no need for SipHash.
 #[derive(Default)]
@@ -35,8 +36,22 @@ impl Hasher for IdHasher {
 /// ends; `len` mirrors the map's size so that a child that never waited ends without the lock.
 #[derive(Default)]
 pub(super) struct Waiting {
-    wakers: Mutex<HashMap<Id, Waker, BuildHasherDefault<IdHasher>>>,
+    wakers: Mutex<HashMap<Id, Entry, BuildHasherDefault<IdHasher>>>,
     len: AtomicUsize,
+}
+
+/// A waiting child: its waker, and for snapshots its name and since when it waits.
+struct Entry {
+    waker: Waker,
+    name: Option<Arc<str>>,
+    since: Instant,
+}
+
+/// A waiting child as a snapshot shows it.
+pub(super) struct WaitingChild {
+    pub(super) id: Id,
+    pub(super) name: Option<Arc<str>>,
+    pub(super) since: Instant,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -45,15 +60,35 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl Waiting {
     /// Stores the waker of task `id` unless one that wakes the same task is there.
-    pub(super) fn register(&self, id: Id, waker: &Waker) {
+    pub(super) fn register(&self, id: Id, waker: &Waker, name: Option<&Arc<str>>) {
         let mut wakers = lock(&self.wakers);
-        match wakers.get(&id) {
-            Some(known) if known.will_wake(waker) => {}
-            _ => {
-                wakers.insert(id, waker.clone());
+        match wakers.get_mut(&id) {
+            Some(known) if known.waker.will_wake(waker) => {}
+            Some(known) => known.waker = waker.clone(),
+            None => {
+                let entry = Entry {
+                    waker: waker.clone(),
+                    name: name.cloned(),
+                    since: Instant::now(),
+                };
+                wakers.insert(id, entry);
                 self.len.store(wakers.len(), Ordering::Relaxed);
             }
         }
+    }
+
+    /// The children waiting now, oldest first.
+    pub(super) fn children(&self) -> Vec<WaitingChild> {
+        let mut children: Vec<WaitingChild> = lock(&self.wakers)
+            .iter()
+            .map(|(id, entry)| WaitingChild {
+                id: *id,
+                name: entry.name.clone(),
+                since: entry.since,
+            })
+            .collect();
+        children.sort_by_key(|child| (child.since, child.id));
+        children
     }
 
     /// Forgets task `id`'s waker; no lock when no child waits. A child that stored its
@@ -72,6 +107,6 @@ impl Waiting {
     pub(super) fn take(&self) -> impl Iterator<Item = Waker> {
         let taken = std::mem::take(&mut *lock(&self.wakers));
         self.len.store(0, Ordering::Relaxed);
-        taken.into_values()
+        taken.into_values().map(|entry| entry.waker)
     }
 }
