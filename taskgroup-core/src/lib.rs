@@ -43,8 +43,8 @@ pub use gather::{AsCompleted, as_completed, gather};
 pub use gather_settled::gather_settled;
 pub use group::{
     ChildSnapshot, GroupSnapshot, GroupState, Local, Locality, Parallel, Ready, Settled,
-    ShieldExpired, Snapshot, Spawner, StartError, Task, TaskGroup, cancel_reason,
-    current_deadline, snapshot,
+    ShieldExpired, Snapshot, Spawner, StartError, Task, TaskGroup, cancel_reason, current_deadline,
+    snapshot,
 };
 pub use leaf::{AlreadyEntered, BodyCancelled, Leaf, TaskInfo, TaskPanic, TimedOut};
 pub use render::{MAX_GROUP_DEPTH, MAX_GROUP_WIDTH, Timeline};
