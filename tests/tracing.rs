@@ -124,3 +124,35 @@ fn tracing_spans_per_group_and_task_with_failures_recorded() {
     );
     assert!(failure.1.contains("404 for /posts/1") && failure.1.contains("ValueError"));
 }
+
+#[test]
+fn stall_is_reported_once_as_a_tracing_warning() {
+    let recorder = Recorder::default();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .unwrap();
+    tracing::subscriber::with_default(recorder.clone(), || {
+        rt.block_on(async {
+            let tg = TaskGroup::builder()
+                .stall(std::time::Duration::from_millis(100))
+                .build();
+            tg.run(async {
+                tg.spawn_named("stuck", std::future::pending::<()>());
+                sleep_ms(1_000).await;
+                tg.cancel();
+                Ok::<_, Member>(())
+            })
+            .await
+            .unwrap();
+        })
+    });
+    let events = recorder.events.lock().unwrap().clone();
+    let stalls: Vec<_> = events
+        .iter()
+        .filter(|(_, text)| text.contains("task stalled"))
+        .collect();
+    assert_eq!(stalls.len(), 1, "{events:?}");
+    assert!(stalls[0].1.contains("task.name=\"stuck\""), "{stalls:?}");
+}

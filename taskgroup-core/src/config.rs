@@ -46,6 +46,7 @@ pub(crate) struct Config {
     pub(crate) grace: Option<Duration>,
     pub(crate) limit: Option<usize>,
     pub(crate) name: Option<Arc<str>>,
+    pub(crate) stall: Option<Duration>,
 }
 
 /// Configures a [`TaskGroup`](crate::TaskGroup) before it starts; made by
@@ -106,6 +107,17 @@ impl Builder {
     /// `grace` to finish their cleanup, then abort what is still running.
     pub fn grace(mut self, grace: Duration) -> Self {
         self.config.grace = Some(grace);
+        self
+    }
+
+    /// Watches for stalled children: a child that waits and has not been polled (woken) for
+    /// `after` is reported once, as a `tracing` warning (feature `tracing`) and in the
+    /// [`snapshot`](crate::snapshot) (`stalled`), with its name, id and how long it has been
+    /// idle. It is not cancelled. Checked every `after / 2` (at least every millisecond) while
+    /// the scope runs, so a report comes between `after` and 1.5 x `after` of idleness. A zero
+    /// `after` reports every waiting child at the first check.
+    pub fn stall(mut self, after: Duration) -> Self {
+        self.config.stall = Some(after);
         self
     }
 

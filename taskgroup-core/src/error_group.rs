@@ -386,7 +386,7 @@ impl<E: ?Sized> ErrorGroup<E> {
     ///     .await
     ///     .unwrap_err();
     /// let Some(CancelReason::Failed { task, error_type }) = eg.stopped_by() else { unreachable!() };
-    /// assert_eq!((task.unwrap().name(), *error_type), (Some("fetch"), "Error"));
+    /// assert_eq!((task.as_ref().unwrap().name(), *error_type), (Some("fetch"), "Error"));
     /// # }
     /// ```
     pub fn stopped_by(&self) -> Option<&CancelReason> {

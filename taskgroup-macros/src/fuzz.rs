@@ -40,6 +40,7 @@ const IDENTS: &[&str] = &[
     "policy",
     "limit",
     "grace",
+    "stall",
     "fail_fast",
     "wait_all",
     "first_ok",

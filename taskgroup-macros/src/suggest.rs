@@ -7,6 +7,8 @@ const ALIASES: &[(&str, &str)] = &[
     ("max_tasks", "limit"),
     ("parallelism", "limit"),
     ("grace_period", "grace"),
+    ("watchdog", "stall"),
+    ("stall_after", "stall"),
     ("label", "name"),
     ("mode", "policy"),
     ("on_error", "policy"),
@@ -120,7 +122,7 @@ mod tests {
         assert_eq!(listed(&["a", "b", "c"]), "`a`, `b` and `c`");
         assert_eq!(
             listed(OPTIONS),
-            "`timeout`, `deadline`, `name`, `policy`, `limit`, `grace` and `local`"
+            "`timeout`, `deadline`, `name`, `policy`, `limit`, `grace`, `stall` and `local`"
         );
     }
 

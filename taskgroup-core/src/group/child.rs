@@ -221,7 +221,8 @@ fn register<N: ChildKind>(guard: &ChildGuard<N>, cx: &Context<'_>) {
     let Some(id) = tokio::task::try_id() else {
         return;
     };
-    shared.waiting.register(id, cx.waker(), guard.name.name());
+    let watch = shared.config.stall.is_some();
+    shared.waiting.register(id, cx.waker(), guard.name.name(), watch);
     // An abort that came before the registration did not see this waker.
     if shared.is_aborted() {
         cx.waker().wake_by_ref();

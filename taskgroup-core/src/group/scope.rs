@@ -41,6 +41,9 @@ pin_project_lite::pin_project! {
         deadline: Option<Sleep>,
         #[pin]
         grace: Option<Sleep>,
+        // The stall watch's next check (`Builder::stall`).
+        #[pin]
+        stall: Option<Sleep>,
         locals: ReadySet<K::Boxed<'env>>,
         // This group, lent to the thread while the scope polls (see `current`).
         current: Option<Arc<Shared>>,
@@ -89,9 +92,32 @@ where
             body_panic: None,
             deadline,
             grace: None,
+            stall: group
+                .shared
+                .config
+                .stall
+                .map(|after| tokio::time::sleep_until(saturating_after(now, stall_period(after)))),
             locals: ReadySet::default(),
             current: Some(Arc::clone(&group.shared)),
             closed: false,
+        }
+    }
+
+    /// At each check of the stall watch, reports the children idle for too long, once each.
+    fn poll_stall(self: Pin<&mut Self>, cx: &mut Context<'_>) {
+        let this = self.project();
+        let Some(mut sleep) = this.stall.as_pin_mut() else {
+            return;
+        };
+        let Some(after) = this.group.shared.config.stall else {
+            return;
+        };
+        while sleep.as_mut().poll(cx).is_ready() {
+            let now = Instant::now();
+            for child in this.group.shared.waiting.newly_stalled(now, after) {
+                report_stall(&child, now.saturating_duration_since(child.polled));
+            }
+            sleep.as_mut().reset(saturating_after(now, stall_period(after)));
         }
     }
 
@@ -283,6 +309,24 @@ where
     }
 }
 
+/// How often the stall watch looks: twice per `after`, at most once a millisecond.
+fn stall_period(after: Duration) -> Duration {
+    (after / 2).max(Duration::from_millis(1))
+}
+
+/// A stalled child, reported once: a `tracing` warning (the snapshot shows it too).
+fn report_stall(child: &super::wakers::WaitingChild, idle: Duration) {
+    #[cfg(feature = "tracing")]
+    tracing::warn!(
+        task.id = %child.id,
+        task.name = child.name.as_deref().unwrap_or(""),
+        idle_ms = idle.as_millis() as u64,
+        "task stalled: waiting, not polled"
+    );
+    #[cfg(not(feature = "tracing"))]
+    let _ = (child, idle);
+}
+
 /// Drops the body; a panic in its destructor is the body's panic, resumed after every child
 /// is reaped (the first panic wins), and stops the group at once.
 fn drop_body<B>(
@@ -320,6 +364,7 @@ where
         let shared = &*group.shared;
         shared.register_scope(cx);
         self.as_mut().poll_deadline(cx);
+        self.as_mut().poll_stall(cx);
         self.as_mut().poll_body(cx);
         if self.as_mut().poll_grace(cx) {
             // The body still cleaning up is dropped now.

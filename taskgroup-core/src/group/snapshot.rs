@@ -64,6 +64,11 @@ pub struct ChildSnapshot {
     /// How long since it first waited: for a child that waits again and again, since the
     /// first time.
     pub waiting_for: Duration,
+    /// How long since its latest poll, when its group watches for stalls
+    /// ([`Builder::stall`](crate::Builder::stall)); otherwise as `waiting_for`.
+    pub idle_for: Duration,
+    /// Whether the group's stall watch reported it.
+    pub stalled: bool,
     /// Whether its group has asked it to stop (it is being cancelled).
     pub asked_to_cancel: bool,
 }
@@ -176,6 +181,8 @@ fn describe(group: &Arc<Shared>, all: &[Arc<Shared>], now: Instant) -> GroupSnap
             id: child.id,
             name: child.name,
             waiting_for: now.saturating_duration_since(child.since),
+            idle_for: now.saturating_duration_since(child.polled),
+            stalled: child.stalled,
             asked_to_cancel,
         })
         .collect();
@@ -250,6 +257,9 @@ impl fmt::Display for Snapshot {
                     write!(f, " `{name}`")?;
                 }
                 write!(f, " ({}) waiting {:.1?}", child.id, child.waiting_for)?;
+                if child.stalled {
+                    write!(f, ", stalled (idle {:.1?})", child.idle_for)?;
+                }
                 if child.asked_to_cancel {
                     f.write_str(", cancelling")?;
                 }

@@ -7,6 +7,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::Waker;
+use std::time::Duration;
 
 use tokio::task::Id;
 use tokio::time::Instant;
@@ -45,6 +46,10 @@ struct Entry {
     waker: Waker,
     name: Option<Arc<str>>,
     since: Instant,
+    /// Its latest `Pending` poll, kept only when the group watches for stalls.
+    polled: Instant,
+    /// Reported stalled already (once per child).
+    stalled: bool,
 }
 
 /// A waiting child as a snapshot shows it.
@@ -52,6 +57,8 @@ pub(super) struct WaitingChild {
     pub(super) id: Id,
     pub(super) name: Option<Arc<str>>,
     pub(super) since: Instant,
+    pub(super) polled: Instant,
+    pub(super) stalled: bool,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -59,22 +66,53 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Waiting {
-    /// Stores the waker of task `id` unless one that wakes the same task is there.
-    pub(super) fn register(&self, id: Id, waker: &Waker, name: Option<&Arc<str>>) {
+    /// Stores the waker of task `id` unless one that wakes the same task is there; with
+    /// `watch` (the group watches for stalls), also when it was polled.
+    pub(super) fn register(&self, id: Id, waker: &Waker, name: Option<&Arc<str>>, watch: bool) {
         let mut wakers = lock(&self.wakers);
         match wakers.get_mut(&id) {
-            Some(known) if known.waker.will_wake(waker) => {}
-            Some(known) => known.waker = waker.clone(),
+            Some(known) => {
+                if !known.waker.will_wake(waker) {
+                    known.waker = waker.clone();
+                }
+                if watch {
+                    known.polled = Instant::now();
+                }
+            }
             None => {
+                let now = Instant::now();
                 let entry = Entry {
                     waker: waker.clone(),
                     name: name.cloned(),
-                    since: Instant::now(),
+                    since: now,
+                    polled: now,
+                    stalled: false,
                 };
                 wakers.insert(id, entry);
                 self.len.store(wakers.len(), Ordering::Relaxed);
             }
         }
+    }
+
+    /// The waiting children idle for `after` or more at `now` that were not reported yet,
+    /// marked reported.
+    pub(super) fn newly_stalled(&self, now: Instant, after: Duration) -> Vec<WaitingChild> {
+        let mut wakers = lock(&self.wakers);
+        let mut stalled = Vec::new();
+        for (id, entry) in wakers.iter_mut() {
+            if !entry.stalled && now.saturating_duration_since(entry.polled) >= after {
+                entry.stalled = true;
+                stalled.push(WaitingChild {
+                    id: *id,
+                    name: entry.name.clone(),
+                    since: entry.since,
+                    polled: entry.polled,
+                    stalled: true,
+                });
+            }
+        }
+        stalled.sort_by_key(|child| (child.since, child.id));
+        stalled
     }
 
     /// The children waiting now, oldest first.
@@ -85,6 +123,8 @@ impl Waiting {
                 id: *id,
                 name: entry.name.clone(),
                 since: entry.since,
+                polled: entry.polled,
+                stalled: entry.stalled,
             })
             .collect();
         children.sort_by_key(|child| (child.since, child.id));
