@@ -47,6 +47,10 @@ pub(crate) struct Shared {
     started: OnceLock<tokio::time::Instant>,
     /// Why the group stopped: set by the stop that won, before children can see it.
     why: OnceLock<CancelReason>,
+    /// Cancelled when the group aborts (`abort_here`), for a child the abort does not stop
+    /// that must still act on it (a process child's SIGKILL). Put there by that child, which
+    /// reads [`is_aborted`](Self::is_aborted) after: an abort before then has the flag set.
+    pub(super) aborted: Mutex<Option<CancellationToken>>,
     /// Present when the group has a concurrency limit.
     pub(super) limiter: Option<Mutex<Limiter>>,
     pub(super) config: Config,
@@ -81,6 +85,7 @@ impl Shared {
             abandoned: OnceLock::new(),
             started: OnceLock::new(),
             why: OnceLock::new(),
+            aborted: Mutex::new(None),
             limiter: config.limit.map(|limit| Mutex::new(Limiter::new(limit))),
             config,
         }
@@ -281,6 +286,10 @@ impl Shared {
             catch_unwind(AssertUnwindSafe(|| wakers.by_ref().for_each(Waker::wake)))
         {
             self.record_panic(&*payload);
+        }
+        let aborted = lock(&self.aborted).clone();
+        if let Some(aborted) = aborted {
+            self.guarded(|| aborted.cancel());
         }
         self.drop_queue();
         self.wake_scope();
