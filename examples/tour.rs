@@ -435,6 +435,37 @@ async fn gathering() -> Result<(), ErrorGroup> {
     Ok(())
 }
 
+async fn seeing_inside() {
+    heading("14. Seeing inside a running scope");
+    let tg = taskgroup::TaskGroup::builder()
+        .name("service")
+        .timeout(std::time::Duration::from_secs(5))
+        .build();
+    let eg = tg
+        .run(async {
+            tg.spawn_named("listener", std::future::pending::<()>());
+            tg.spawn_named("pool", async {
+                // A group made inside a child is nested under it in the tree.
+                task_group!(name = "workers"; |workers| {
+                    workers.spawn_named("worker-1", std::future::pending::<()>());
+                })
+            });
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            // Ids and times vary from run to run: print the shape only.
+            let tree = tg.snapshot().to_string();
+            for line in tree.lines() {
+                let shape = line.split(" (").next().unwrap_or(line);
+                println!("tree: {shape}");
+            }
+            fail_after(0, NetworkDown("the listener's socket closed".into())).await?;
+            Ok::<_, taskgroup::Member>(())
+        })
+        .await
+        .unwrap_err();
+    println!("stopped by: {}", eg.stopped_by().expect("the body failed"));
+    println!("failures: {}", eg.leaves().count());
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("A tour of taskgroup: structured concurrency for tokio.");
@@ -451,6 +482,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     start().await?;
     local_tasks().await?;
     gathering().await?;
+    seeing_inside().await;
     println!("\nEnd of the tour.");
     Ok(())
 }

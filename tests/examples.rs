@@ -599,7 +599,35 @@ fn the_tour_runs_to_the_end() {
         run.context()
     );
     let sections = run.lines().iter().filter(|l| l.starts_with("== ")).count();
-    assert_eq!(sections, 13, "{}", run.context());
+    assert_eq!(sections, 14, "{}", run.context());
+    // The live tree: the service, its waiting children, the group made inside `pool`.
+    let tree: Vec<&str> = run
+        .lines()
+        .into_iter()
+        .filter(|l| l.starts_with("tree: "))
+        .collect();
+    assert_eq!(tree[0], "tree: TaskGroup `service`", "{}", run.context());
+    assert!(
+        tree.contains(&"tree:   task `listener`"),
+        "{}",
+        run.context()
+    );
+    assert!(
+        tree.contains(&"tree:   TaskGroup `workers`"),
+        "{}",
+        run.context()
+    );
+    assert!(
+        tree.contains(&"tree:     task `worker-1`"),
+        "{}",
+        run.context()
+    );
+    assert!(
+        run.lines()
+            .contains(&"stopped by: the body failed with NetworkDown"),
+        "{}",
+        run.context()
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
