@@ -222,7 +222,9 @@ fn register<N: ChildKind>(guard: &ChildGuard<N>, cx: &Context<'_>) {
         return;
     };
     let watch = shared.config.stall.is_some();
-    shared.waiting.register(id, cx.waker(), guard.name.name(), watch);
+    shared
+        .waiting
+        .register(id, cx.waker(), guard.name.name(), watch);
     // An abort that came before the registration did not see this waker.
     if shared.is_aborted() {
         cx.waker().wake_by_ref();

@@ -19,10 +19,10 @@ use super::shared::{Shared, lock};
 use super::slot::SlotGuard;
 use super::state::Stop;
 use super::{Locality, TaskGroup};
+use crate::cancel_reason::CancelReason;
 use crate::config::{Deadline, Policy};
 use crate::error_group::Member;
 use crate::error_group::{ErrorGroup, TASK_GROUP_MESSAGE};
-use crate::cancel_reason::CancelReason;
 use crate::leaf::{BodyCancelled, Leaf, TimedOut};
 use crate::ready_set::ReadySet;
 
@@ -117,7 +117,9 @@ where
             for child in this.group.shared.waiting.newly_stalled(now, after) {
                 report_stall(&child, now.saturating_duration_since(child.polled));
             }
-            sleep.as_mut().reset(saturating_after(now, stall_period(after)));
+            sleep
+                .as_mut()
+                .reset(saturating_after(now, stall_period(after)));
         }
     }
 
