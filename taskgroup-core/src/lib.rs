@@ -4,7 +4,8 @@
 //! cancels the rest, and [`TaskGroup::run`] returns only when every child has finished or been
 //! cancelled, with every failure gathered in one [`ErrorGroup`] that can be taken apart by type.
 //! Most code reaches this through the `task_group!` macro of the `taskgroup` crate.
-// group/in_place.rs and its one user, group/child.rs, opt in for a measured win (docs/DESIGN.md).
+// group/in_place.rs and its one user, group/child.rs, opt in for a measured win (docs/DESIGN.md);
+// group/process.rs allows it on one function, the `libc::kill` that sends SIGTERM.
 #![deny(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
@@ -22,6 +23,8 @@ mod gather;
 mod gather_settled;
 mod group;
 mod leaf;
+#[cfg(feature = "process")]
+mod process_failed;
 mod ready_set;
 mod render;
 mod reraise;
@@ -47,6 +50,8 @@ pub use group::{
     snapshot,
 };
 pub use leaf::{AlreadyEntered, BodyCancelled, Leaf, TaskInfo, TaskPanic, TimedOut};
+#[cfg(feature = "process")]
+pub use process_failed::ProcessFailed;
 pub use render::{MAX_GROUP_DEPTH, MAX_GROUP_WIDTH, Timeline};
 pub use spawn_error::SpawnError;
 pub use task_error::TaskError;

@@ -15,7 +15,8 @@
 //! - `arrivals`: local children spawned since the scope last polled; `local`: spawning them.
 //! - `scope`: the future of `run`, one method per step.
 //! - `shield`: children the group's cancellation does not abort; `blocking`: closures on the
-//!   blocking pool, shielded children holding the scope open while they run.
+//!   blocking pool, shielded children holding the scope open while they run; `process`
+//!   (feature `process`): OS processes, shielded children that signal and reap their process.
 //! - `start`, `spawner`, `task`, `locality`, `control`, `settled`: the public pieces.
 
 use std::collections::VecDeque;
@@ -40,6 +41,8 @@ mod local;
 mod locality;
 #[cfg(all(test, taskgroup_loom))]
 mod models;
+#[cfg(feature = "process")]
+mod process;
 mod reason;
 mod scope;
 mod settled;
@@ -58,9 +61,9 @@ pub use deadline::current_deadline;
 pub use locality::{Local, Locality, Parallel};
 pub use reason::cancel_reason;
 pub use settled::Settled;
-pub use snapshot::{ChildSnapshot, GroupSnapshot, GroupState, Snapshot, snapshot};
 pub(crate) use shared::Shared;
 pub use shield::ShieldExpired;
+pub use snapshot::{ChildSnapshot, GroupSnapshot, GroupState, Snapshot, snapshot};
 pub use spawner::Spawner;
 pub use start::{Ready, StartError};
 pub use task::Task;
