@@ -58,7 +58,8 @@ async fn main() -> ExitCode {
             let lock = Arc::clone(&lock);
             server.spawn_named("pool", async move {
                 // A group created inside a child: nested in `server`.
-                task_group!(name = "workers", limit = 4; |workers| {
+                // It watches for stalls: its waiting children show their age, and a stuck one is flagged.
+                task_group!(name = "workers", limit = 4, stall = Duration::from_millis(500); |workers| {
                     for n in 1..=2 {
                         workers.spawn_named(format!("worker-{n}"), async move {
                             // Each worker runs a batch of its own: three groups deep.

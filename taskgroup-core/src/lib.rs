@@ -4,8 +4,7 @@
 //! cancels the rest, and [`TaskGroup::run`] returns only when every child has finished or been
 //! cancelled, with every failure gathered in one [`ErrorGroup`] that can be taken apart by type.
 //! Most code reaches this through the `task_group!` macro of the `taskgroup` crate.
-// group/in_place.rs and its one user, group/child.rs, opt in for a measured win (docs/DESIGN.md);
-// group/process.rs allows it on one function, the `libc::kill` that sends SIGTERM.
+// Only group/process.rs allows it, on one function: the `libc::kill` that sends SIGTERM.
 #![deny(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]

@@ -1,10 +1,6 @@
 //! [`Child`]: the future a spawned child runs on tokio, and the guard that ends its accounting
 //! however it ends.
-// Polls and drops its future through `InPlace`'s unsafe methods, keeping their contract
-// with its guard (see `Child`).
-#![allow(unsafe_code)]
 
-use std::any::Any;
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::pin::Pin;
@@ -12,9 +8,9 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use super::current::Lend;
-use super::ending::{Ending, conclude};
-use super::in_place::InPlace;
+use super::ending::{Ending, conclude, drop_future};
 use super::shared::Shared;
+use super::wakers::NO_SLOT;
 use crate::task_error::TaskError;
 use crate::task_output::{Outcome, TaskOutput};
 
@@ -51,25 +47,22 @@ impl ChildKind for RecordedInside {
 }
 
 /// Ends a child's accounting however it ends: completion, abort, panic or runtime shutdown.
-/// It holds nothing but the group (and a named child's name), so that a child adds one
-/// pointer to the user's future: a small future then fits tokio's smallest task cell.
 pub(super) struct ChildGuard<N: ChildKind> {
-    /// `Some` while the child's future is alive, except while it is polled (lent to the
-    /// current-group slot, and put back before the poll returns). `None` once the child has
-    /// ended in a poll: its future is dropped and its accounting done.
+    /// Its index among the group's waiting children, or `NO_SLOT`.
+    slot: u32,
+    /// `Some` until the child has ended in a poll (its accounting then done), except while it
+    /// is polled (lent to the current-group slot, and put back before the poll returns).
     shared: Option<Arc<Shared>>,
     name: N,
 }
 
 /// The end of a child's accounting: its waker forgotten, its limit slot and its unit of the
 /// group's count given back.
-fn end<N: ChildKind>(shared: &Arc<Shared>) {
+fn end<N: ChildKind>(shared: &Arc<Shared>, slot: u32) {
     // After an abort the wakers were taken; a child registered later stays until the group is
     // dropped, which is soon: no lock per cancelled child.
-    if !N::SHIELDED && !shared.is_aborted() {
-        if let Some(id) = tokio::task::try_id() {
-            shared.waiting.remove(id);
-        }
+    if slot != NO_SLOT && !shared.is_aborted() {
+        shared.waiting.remove(slot);
     }
     // Every child a limited group starts itself holds one of its running slots; a queued
     // child's slot is its `HoldsSlot`'s.
@@ -82,7 +75,7 @@ fn end<N: ChildKind>(shared: &Arc<Shared>) {
 impl<N: ChildKind> Drop for ChildGuard<N> {
     fn drop(&mut self) {
         if let Some(shared) = &self.shared {
-            end::<N>(shared);
+            end::<N>(shared, self.slot);
         }
     }
 }
@@ -97,9 +90,8 @@ pin_project_lite::pin_project! {
     where
         N: ChildKind,
     {
-        // Alive exactly while `guard.shared` is `Some` (or lent, during a poll).
         #[pin]
-        future: InPlace<F>,
+        future: Option<F>,
         guard: ChildGuard<N>,
     }
 
@@ -111,14 +103,15 @@ pin_project_lite::pin_project! {
             // Reached with the future still there when tokio drops an unfinished child: an
             // abort (from its handle, or the group's seen at a poll), or the runtime shutting
             // down. A child that ended in a poll has dropped its future already.
-            let this = this.project();
+            let mut this = this.project();
+            // Through `&mut`, not `&`: see the scope's poll.
+            if this.future.as_mut().as_pin_mut().is_none() {
+                return;
+            }
             let Some(shared) = &this.guard.shared else {
                 return;
             };
-            // SAFETY: the group is still held, so the future was not dropped (the poll that
-            // drops it lets go of the group); the child is being dropped, so it is never
-            // polled again.
-            if let Err(payload) = drop_in_place(this.future) {
+            if let Err(payload) = drop_future(this.future) {
                 let panic = Ending::<()>::panicked(&*payload);
                 let _ = conclude(shared, panic, this.guard.name.name(), tokio::task::try_id());
                 // Tokio catches it: the handle reads the panic, as the group does.
@@ -133,8 +126,9 @@ pin_project_lite::pin_project! {
 impl<F, N: ChildKind> Child<F, N> {
     pub(super) fn new(future: F, shared: Arc<Shared>, name: N) -> Self {
         Child {
-            future: InPlace::new(future),
+            future: Some(future),
             guard: ChildGuard {
+                slot: NO_SLOT,
                 shared: Some(shared),
                 name,
             },
@@ -164,10 +158,10 @@ where
         }
         // Groups created while this child is polled are nested in its group.
         let lent = Lend::new(&mut guard.shared);
-        // SAFETY: the group was held, so the future is alive.
-        let polled = catch_unwind(AssertUnwindSafe(|| unsafe {
-            this.future.as_mut().poll(cx)
-        }));
+        let Some(future) = this.future.as_mut().as_pin_mut() else {
+            return Poll::Ready(Err(None));
+        };
+        let polled = catch_unwind(AssertUnwindSafe(|| future.poll(cx)));
         drop(lent);
         let ending = match polled {
             Ok(Poll::Pending) => {
@@ -181,10 +175,8 @@ where
             Err(payload) => Ending::panicked(&*payload),
         };
         // Drop the future before recording the ending: a panic in its destructor is the
-        // child's panic (the first panic wins). Letting go of the group right after marks it
-        // dropped: no later poll or drop touches it.
-        // SAFETY: alive (the group is held again, `Lend` put it back); dropped only here.
-        let ending = ending.after(drop_in_place(this.future.as_mut()));
+        // child's panic (the first panic wins).
+        let ending = ending.after_drop(this.future);
         let Some(shared) = guard.shared.take() else {
             return Poll::Ready(Err(None));
         };
@@ -201,30 +193,26 @@ where
                 }
             })
         };
-        end::<N>(&shared);
+        end::<N>(&shared, guard.slot);
         Poll::Ready(result)
     }
 }
 
-/// Drops a child's future in place; the payload if its destructor panicked.
-///
-/// Callers call it once, on a future still alive, and never poll it afterwards.
-fn drop_in_place<F>(future: Pin<&mut InPlace<F>>) -> Result<(), Box<dyn Any + Send>> {
-    // SAFETY: the caller's promise, above.
-    catch_unwind(AssertUnwindSafe(|| unsafe { future.drop_in_place() }))
-}
-
-/// A child whose poll returned `Pending` makes its waker known to the group, so that a
-/// cancellation can wake it (once per task: its waker stays valid).
-fn register<N: ChildKind>(guard: &ChildGuard<N>, cx: &Context<'_>) {
+/// A child whose poll returned `Pending` for the first time makes its waker known to the
+/// group, so that a cancellation can wake it (once: a tokio task's waker stays valid). In a
+/// group that watches for stalls, a later `Pending` records the poll.
+fn register<N: ChildKind>(guard: &mut ChildGuard<N>, cx: &Context<'_>) {
     let Some(shared) = &guard.shared else { return };
-    let Some(id) = tokio::task::try_id() else {
-        return;
-    };
     let watch = shared.config.stall.is_some();
-    shared
+    if guard.slot != NO_SLOT {
+        if watch {
+            shared.waiting.touch(guard.slot);
+        }
+        return;
+    }
+    guard.slot = shared
         .waiting
-        .register(id, cx.waker(), guard.name.name(), watch);
+        .register(cx.waker(), guard.name.name(), watch);
     // An abort that came before the registration did not see this waker.
     if shared.is_aborted() {
         cx.waker().wake_by_ref();
@@ -233,8 +221,8 @@ fn register<N: ChildKind>(guard: &ChildGuard<N>, cx: &Context<'_>) {
 
 #[cfg(test)]
 mod tests {
-    //! The paths through which a child drops its future in place, on a runtime with no
-    //! drivers so that Miri runs them too: `cargo +nightly miri test -p taskgroup-core --lib child`.
+    //! The paths through which a child drops its future, on a runtime with no drivers (so that
+    //! Miri can run them: `cargo +nightly miri test -p taskgroup-core --lib child`).
     use std::future::pending;
     use std::sync::atomic::{AtomicUsize, Ordering};
 

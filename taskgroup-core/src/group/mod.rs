@@ -35,7 +35,6 @@ mod current;
 mod deadline;
 mod ending;
 mod in_cell;
-mod in_place;
 mod limit;
 mod local;
 mod locality;

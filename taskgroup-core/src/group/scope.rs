@@ -115,7 +115,10 @@ where
         while sleep.as_mut().poll(cx).is_ready() {
             let now = Instant::now();
             for child in this.group.shared.waiting.newly_stalled(now, after) {
-                report_stall(&child, now.saturating_duration_since(child.polled));
+                let idle = child
+                    .polled
+                    .map_or(after, |polled| now.saturating_duration_since(polled));
+                report_stall(&child, idle);
             }
             sleep
                 .as_mut()
@@ -320,7 +323,7 @@ fn stall_period(after: Duration) -> Duration {
 fn report_stall(child: &super::wakers::WaitingChild, idle: Duration) {
     #[cfg(feature = "tracing")]
     tracing::warn!(
-        task.id = %child.id,
+        task.id = ?child.id,
         task.name = child.name.as_deref().unwrap_or(""),
         idle_ms = idle.as_millis() as u64,
         "task stalled: waiting, not polled"

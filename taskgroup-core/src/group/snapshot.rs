@@ -58,15 +58,15 @@ pub enum GroupState {
 #[non_exhaustive]
 pub struct ChildSnapshot {
     /// Its tokio task id.
-    pub id: tokio::task::Id,
+    pub id: Option<tokio::task::Id>,
     /// Its name, for a child spawned with a name.
     pub name: Option<Arc<str>>,
-    /// How long since it first waited: for a child that waits again and again, since the
-    /// first time.
-    pub waiting_for: Duration,
-    /// How long since its latest poll, when its group watches for stalls
-    /// ([`Builder::stall`](crate::Builder::stall)); otherwise as `waiting_for`.
-    pub idle_for: Duration,
+    /// How long since it first waited (for a child that waits again and again, since the
+    /// first time), when its group watches for stalls ([`Builder::stall`](crate::Builder::stall)):
+    /// other groups read no clock per child.
+    pub waiting_for: Option<Duration>,
+    /// How long since its latest poll, when its group watches for stalls.
+    pub idle_for: Option<Duration>,
     /// Whether the group's stall watch reported it.
     pub stalled: bool,
     /// Whether its group has asked it to stop (it is being cancelled).
@@ -180,8 +180,12 @@ fn describe(group: &Arc<Shared>, all: &[Arc<Shared>], now: Instant) -> GroupSnap
         .map(|child| ChildSnapshot {
             id: child.id,
             name: child.name,
-            waiting_for: now.saturating_duration_since(child.since),
-            idle_for: now.saturating_duration_since(child.polled),
+            waiting_for: child
+                .since
+                .map(|since| now.saturating_duration_since(since)),
+            idle_for: child
+                .polled
+                .map(|polled| now.saturating_duration_since(polled)),
             stalled: child.stalled,
             asked_to_cancel,
         })
@@ -256,9 +260,18 @@ impl fmt::Display for Snapshot {
                 if let Some(name) = &child.name {
                     write!(f, " `{name}`")?;
                 }
-                write!(f, " ({}) waiting {:.1?}", child.id, child.waiting_for)?;
+                if let Some(id) = child.id {
+                    write!(f, " ({id})")?;
+                }
+                f.write_str(" waiting")?;
+                if let Some(waiting) = child.waiting_for {
+                    write!(f, " {waiting:.1?}")?;
+                }
                 if child.stalled {
-                    write!(f, ", stalled (idle {:.1?})", child.idle_for)?;
+                    f.write_str(", stalled")?;
+                    if let Some(idle) = child.idle_for {
+                        write!(f, " (idle {idle:.1?})")?;
+                    }
                 }
                 if child.asked_to_cancel {
                     f.write_str(", cancelling")?;
