@@ -41,6 +41,8 @@ pin_project_lite::pin_project! {
         deadline: Option<Sleep>,
         #[pin]
         grace: Option<Sleep>,
+        // The group's slot in the snapshot registry.
+        registered: usize,
         // The stall watch's next check (`Builder::stall`).
         #[pin]
         stall: Option<Sleep>,
@@ -55,7 +57,9 @@ pin_project_lite::pin_project! {
         K: Locality,
     {
         fn drop(this: Pin<&mut Self>) {
-            this.project().group.shared.abandon();
+            let this = this.project();
+            super::snapshot::unregister(*this.registered);
+            this.group.shared.abandon();
         }
     }
 }
@@ -78,7 +82,7 @@ where
     pub(super) fn new(group: &'g TaskGroup<'env, K>, body: B) -> Self {
         let now = Instant::now();
         group.shared.mark_started(now);
-        super::snapshot::register(&group.shared);
+        let registered = super::snapshot::register(&group.shared);
         let deadline = group.shared.config.deadline.map(|d| {
             tokio::time::sleep_until(match d {
                 Deadline::After(duration) => saturating_after(now, duration),
@@ -91,6 +95,7 @@ where
             body_out: None,
             body_panic: None,
             deadline,
+            registered,
             grace: None,
             stall: group
                 .shared

@@ -2,8 +2,8 @@
 //! [`TaskGroup::snapshot`] (one group and the groups nested in it), printed like
 //! `python -m asyncio pstree`.
 //!
-//! A scope registers its group once, when it starts (one lock per scope, none per spawn);
-//! entries are weak and pruned as they die. A snapshot reads each group's state word, its
+//! A scope registers its group once, when it starts (one lock per scope, none per spawn),
+//! and gives the slot back when its future is dropped. A snapshot reads each group's state word, its
 //! limit, its deadline, and the children waiting on a wake-up (the ones a cancellation would
 //! wake, which the group knows already); a child that finishes on its first poll never
 //! appears, and costs nothing.
@@ -20,16 +20,53 @@ use super::shared::{Shared, lock};
 use super::state::Stop;
 use crate::config::Policy;
 
-static REGISTRY: Mutex<Vec<Weak<Shared>>> = Mutex::new(Vec::new());
+/// The running groups: a slot per scope, taken when it starts and given back when its future
+/// is dropped (so a dead group's memory is never kept by the registry).
+struct Registry {
+    groups: Vec<Option<Weak<Shared>>>,
+    free: Vec<usize>,
+}
 
-/// Makes a starting scope's group visible to [`snapshot`].
-pub(super) fn register(group: &Arc<Shared>) {
-    let mut groups = lock(&REGISTRY);
-    // Amortised pruning: whenever the list doubles, drop the dead entries.
-    if groups.len() >= 64 && groups.len().is_power_of_two() {
-        groups.retain(|group| group.strong_count() > 0);
+static REGISTRY: Mutex<Registry> = Mutex::new(Registry {
+    groups: Vec::new(),
+    free: Vec::new(),
+});
+
+/// Makes a starting scope's group visible to [`snapshot`]; the slot to give back.
+pub(super) fn register(group: &Arc<Shared>) -> usize {
+    let mut registry = lock(&REGISTRY);
+    let entry = Some(Arc::downgrade(group));
+    match registry.free.pop() {
+        Some(slot) => {
+            registry.groups[slot] = entry;
+            slot
+        }
+        None => {
+            registry.groups.push(entry);
+            registry.groups.len() - 1
+        }
     }
-    groups.push(Arc::downgrade(group));
+}
+
+/// The scope is gone: its group leaves the tree.
+pub(super) fn unregister(slot: usize) {
+    let mut registry = lock(&REGISTRY);
+    if let Some(entry) = registry.groups.get_mut(slot) {
+        if entry.take().is_some() {
+            registry.free.push(slot);
+        }
+    }
+}
+
+/// The running groups, alive and not closed.
+fn running() -> Vec<Arc<Shared>> {
+    lock(&REGISTRY)
+        .groups
+        .iter()
+        .flatten()
+        .filter_map(Weak::upgrade)
+        .filter(|group| !group.is_closed())
+        .collect()
 }
 
 /// What a group is doing, as a snapshot sees it.
@@ -121,11 +158,7 @@ pub struct GroupSnapshot {
 /// # }
 /// ```
 pub fn snapshot() -> Snapshot {
-    let groups: Vec<Arc<Shared>> = lock(&REGISTRY)
-        .iter()
-        .filter_map(Weak::upgrade)
-        .filter(|group| !group.is_closed())
-        .collect();
+    let groups = running();
     let now = Instant::now();
     // Roots: groups whose enclosing group is not live here.
     let roots = groups
@@ -145,11 +178,7 @@ impl<K: Locality> TaskGroup<'_, K> {
     /// deadlines and the children waiting on a wake-up. Printed with `{}` one line per group
     /// and child, indented per level, like `python -m asyncio pstree`.
     pub fn snapshot(&self) -> Snapshot {
-        let groups: Vec<Arc<Shared>> = lock(&REGISTRY)
-            .iter()
-            .filter_map(Weak::upgrade)
-            .filter(|group| !group.is_closed())
-            .collect();
+        let groups = running();
         Snapshot {
             groups: vec![describe(&self.shared, &groups, Instant::now())],
         }
