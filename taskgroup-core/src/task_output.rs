@@ -13,7 +13,7 @@ use crate::task_error::TaskError;
 #[diagnostic::on_unimplemented(
     message = "a child's future must return `()` or `Result<T, E>`, not `{Self}`",
     label = "this future's output is `{Self}`",
-    note = "for a plain value, spawn it with `tg.spawn_value(future)` or wrap it in `taskgroup::value(future)`",
+    note = "for a plain value, spawn it with `tg.spawn_value(future)` or wrap it in `taskgroup::value(future)`; a `spawn_blocking` closure returns `()` or `Ok::<_, E>(value)`",
     note = "for an error type `E`, it must be a `std::error::Error + Send + Sync + 'static` or an `ErrorGroup`"
 )]
 pub trait TaskOutput: Send + 'static {

@@ -13,7 +13,9 @@ use crate::task_output::Outcome;
 
 /// The handle of one child task, returned by [`TaskGroup::spawn`](crate::TaskGroup::spawn),
 /// [`spawn_named`](crate::TaskGroup::spawn_named), [`try_spawn`](crate::TaskGroup::try_spawn),
-/// [`spawn_local`](crate::TaskGroup::spawn_local) and [`Spawner`](crate::Spawner)s.
+/// [`spawn_value`](crate::TaskGroup::spawn_value), [`spawn_local`](crate::TaskGroup::spawn_local),
+/// [`spawn_blocking`](crate::TaskGroup::spawn_blocking),
+/// [`spawn_shielded`](crate::TaskGroup::spawn_shielded) and [`Spawner`](crate::Spawner)s.
 ///
 /// Inside the scope, `task.await` waits for this one child (see the `Future` implementation
 /// below). After the scope has returned, every task is resolved and [`result`](Task::result)
