@@ -7,6 +7,7 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 
 use crate::cancel_reason::CancelReason;
+use crate::error_types::ErrorTypes;
 use crate::leaf::{Leaf, TaskInfo};
 
 /// The message of the group a scope returns, as CPython's TaskGroup words it.
@@ -494,31 +495,6 @@ impl<'a> IntoIterator for &'a ErrorGroup {
         self.members.iter()
     }
 }
-
-/// A set of error types, written as a tuple: `(ValueError,)`, `(ValueError, TypeError)`, ...
-/// Used by [`ErrorGroup::split_any`] and `except*` clauses that list several types.
-pub trait ErrorTypes {
-    /// Whether the leaf's error is one of the types.
-    fn matches(leaf: &Leaf) -> bool;
-}
-
-macro_rules! error_types {
-    ($($name:ident)+) => {
-        impl<$($name: StdError + 'static),+> ErrorTypes for ($($name,)+) {
-            fn matches(leaf: &Leaf) -> bool {
-                false $(|| leaf.is::<$name>())+
-            }
-        }
-    };
-}
-error_types!(A);
-error_types!(A B);
-error_types!(A B C);
-error_types!(A B C D);
-error_types!(A B C D E);
-error_types!(A B C D E F);
-error_types!(A B C D E F G);
-error_types!(A B C D E F G H);
 
 /// Only the untyped group is an error, so that `?` nests it whole into an enclosing group. A
 /// typed view converts into a [`Member`] too (as its untyped group), so `Err(eg)` in a clause

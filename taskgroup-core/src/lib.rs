@@ -16,6 +16,7 @@ mod catch_panic;
 mod config;
 mod conversion;
 mod error_group;
+mod error_types;
 mod except;
 mod foreign;
 mod gather;
@@ -37,9 +38,8 @@ pub use box_error::BoxError;
 pub use cancel::on_cancel;
 pub use cancel_reason::CancelReason;
 pub use config::{Builder, Policy, ZeroLimit};
-pub use error_group::{
-    AnyError, EmptyGroup, ErrorGroup, ErrorTypes, Leaves, Member, TASK_GROUP_MESSAGE,
-};
+pub use error_group::{AnyError, EmptyGroup, ErrorGroup, Leaves, Member, TASK_GROUP_MESSAGE};
+pub use error_types::ErrorTypes;
 pub use except::{ClauseOutput, ClauseType, ExceptStar, Handler, Outcome, except_star};
 pub use gather::{AsCompleted, as_completed, gather};
 pub use gather_settled::gather_settled;
