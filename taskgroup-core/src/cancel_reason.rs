@@ -64,6 +64,9 @@ pub enum CancelReason {
     Dropped,
     /// A group this one is nested in was cancelled, for this reason.
     Enclosing(Box<CancelReason>),
+    /// A background child (`spawn_background`): the body and every other child had ended, so
+    /// the scope no longer needed it.
+    ScopeFinished,
 }
 
 impl fmt::Display for CancelReason {
@@ -87,6 +90,9 @@ impl fmt::Display for CancelReason {
             CancelReason::Body => f.write_str("the body panicked or passed on a cancellation"),
             CancelReason::Dropped => f.write_str("the scope was dropped before it returned"),
             CancelReason::Enclosing(outer) => write!(f, "an enclosing group stopped: {outer}"),
+            CancelReason::ScopeFinished => {
+                f.write_str("the scope's other work had ended (a background child)")
+            }
         }
     }
 }

@@ -27,6 +27,7 @@ use std::pin::{Pin, pin};
 use std::sync::{Arc, Mutex};
 
 mod arrivals;
+mod background;
 mod blocking;
 mod cell;
 mod child;

@@ -267,3 +267,61 @@ fn model_one_scope_enters() {
         assert!(here ^ other.join().unwrap(), "exactly one scope enters");
     });
 }
+
+/// A background spawn (`Shared::made_background`, then the spawn into the background group)
+/// racing the scope's close and teardown: a background child that is counted was seen by the
+/// teardown, which stops it; none is left behind.
+#[test]
+fn model_background_spawn_racing_close() {
+    loom::model(|| {
+        let main = Arc::new(State::new());
+        let background = Arc::new(State::new());
+        // The group's background slot: whether the background group was made.
+        let made = Arc::new(Mutex::new(false));
+        let woken = Arc::new(AtomicBool::new(false));
+        let spawner = {
+            let (main, background, made, woken) =
+                (main.clone(), background.clone(), made.clone(), woken.clone());
+            thread::spawn(move || {
+                match main.acquire(false, false, false) {
+                    Acquire::Counted => {}
+                    Acquire::Refused { wake_scope, .. } => {
+                        if wake_scope {
+                            woken.store(true, Ordering::SeqCst);
+                        }
+                        return false;
+                    }
+                    other => panic!("{other:?}"),
+                }
+                *made.lock().unwrap() = true;
+                let counted = background.acquire(false, false, false) == Acquire::Counted;
+                if main.release().wake_scope {
+                    woken.store(true, Ordering::SeqCst);
+                }
+                counted
+            })
+        };
+        main.set_waiting();
+        let closed_first = main.try_close();
+        if !closed_first {
+            // The scope waits for the spawn's passing unit, and is woken for it.
+            while !woken.load(Ordering::SeqCst) {
+                thread::yield_now();
+            }
+            assert!(main.try_close());
+        }
+        // The teardown takes the background group and stops it.
+        let taken = std::mem::take(&mut *made.lock().unwrap());
+        if taken {
+            background.stop(Stop::Closed);
+        }
+        let counted = spawner.join().unwrap();
+        assert!(
+            !counted || taken,
+            "a background child the teardown never saw"
+        );
+        if !taken {
+            assert_eq!(background.load().count(), 0);
+        }
+    });
+}

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use tokio::time::{Instant, Sleep};
 
+use super::background::Teardown;
 use super::current::Lend;
 use super::ending::is_cancellation;
 use super::settled::Settled;
@@ -50,6 +51,8 @@ pin_project_lite::pin_project! {
         // This group, lent to the thread while the scope polls (see `current`).
         current: Option<Arc<Shared>>,
         closed: bool,
+        // After the close: the background children being stopped and reaped.
+        teardown: Option<Teardown>,
     }
 
     impl<'g, 'env, K, B, R> PinnedDrop for Scope<'g, 'env, K, B, R>
@@ -59,6 +62,8 @@ pin_project_lite::pin_project! {
         fn drop(this: Pin<&mut Self>) {
             let this = this.project();
             super::snapshot::unregister(*this.registered);
+            // Aborts the background children of a scope dropped while they end.
+            drop(this.teardown.take());
             this.group.shared.abandon();
         }
     }
@@ -105,6 +110,7 @@ where
             locals: ReadySet::default(),
             current: Some(Arc::clone(&group.shared)),
             closed: false,
+            teardown: None,
         }
     }
 
@@ -119,11 +125,15 @@ where
         };
         while sleep.as_mut().poll(cx).is_ready() {
             let now = Instant::now();
-            for child in this.group.shared.waiting.newly_stalled(now, after) {
-                let idle = child
-                    .polled
-                    .map_or(after, |polled| now.saturating_duration_since(polled));
-                report_stall(&child, idle);
+            let shared = &this.group.shared;
+            let background = shared.background_group();
+            for group in std::iter::once(shared).chain(background.as_ref()) {
+                for child in group.waiting.newly_stalled(now, after) {
+                    let idle = child
+                        .polled
+                        .map_or(after, |polled| now.saturating_duration_since(polled));
+                    report_stall(&child, idle);
+                }
             }
             sleep
                 .as_mut()
@@ -319,6 +329,17 @@ where
     }
 }
 
+/// Polls the background children's teardown, if any, to its end.
+fn end_teardown(teardown: &mut Option<Teardown>, cx: &mut Context<'_>) -> Poll<()> {
+    if let Some(running) = teardown {
+        if running.poll(cx).is_pending() {
+            return Poll::Pending;
+        }
+        *teardown = None;
+    }
+    Poll::Ready(())
+}
+
 /// How often the stall watch looks: twice per `after`, at most once a millisecond.
 fn stall_period(after: Duration) -> Duration {
     (after / 2).max(Duration::from_millis(1))
@@ -365,7 +386,7 @@ where
         // rejects it).
         let this = self.as_mut().project();
         if *this.closed {
-            return Poll::Ready(());
+            return end_teardown(this.teardown, cx);
         }
         // Groups made in the body or in local children are nested in this one.
         let mut current = this.current.take();
@@ -400,7 +421,9 @@ where
         drop(incoming);
         if closed {
             *this.closed = true;
-            Poll::Ready(())
+            // Nothing else is alive: the background children are no longer needed.
+            *this.teardown = Teardown::start(shared);
+            end_teardown(this.teardown, cx)
         } else {
             Poll::Pending
         }

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
+use super::background::Background;
 use super::limit::Limiter;
 use super::state::{Acquire, Snapshot, State, Stop};
 use super::wakers::Waiting;
@@ -53,6 +54,14 @@ pub(crate) struct Shared {
     pub(super) aborted: Mutex<Option<CancellationToken>>,
     /// Present when the group has a concurrency limit.
     pub(super) limiter: Option<Mutex<Limiter>>,
+    /// The group's background children, made by the first `spawn_background`: a group of its
+    /// own, counted apart, which the scope cancels once nothing else is alive (see
+    /// `background`). Taken out by the scope's end or the group's abandonment, which breaks
+    /// the cycle through its `enclosing`.
+    pub(super) background: Mutex<Option<Background>>,
+    /// This is a group's background group: it holds nothing of its enclosing group's count, and
+    /// its failures are that group's.
+    is_background: bool,
     pub(super) config: Config,
 }
 
@@ -87,8 +96,41 @@ impl Shared {
             why: OnceLock::new(),
             aborted: Mutex::new(None),
             limiter: config.limit.map(|limit| Mutex::new(Limiter::new(limit))),
+            background: Mutex::new(None),
+            is_background: false,
             config,
         }
+    }
+
+    /// The background group of this one: nested in it (its cancellation and abort reach the
+    /// background children), timed from its start, and holding none of its count.
+    pub(super) fn new_background(self: &Arc<Self>) -> Arc<Shared> {
+        let name: Arc<str> = match &self.config.name {
+            Some(name) => format!("{name}/background").into(),
+            None => "background".into(),
+        };
+        let config = Config {
+            // Its failures go to this group, which applies its own policy to them; a
+            // background child's success wins nothing.
+            policy: Policy::WaitAll,
+            grace: self.config.grace,
+            stall: self.config.stall,
+            name: Some(name),
+            ..Config::default()
+        };
+        let mut group = Shared::new(config, Some(Arc::clone(self)), false);
+        group.is_background = true;
+        if let Some(started) = self.started.get() {
+            let _ = group.started.set(*started);
+        }
+        let group = Arc::new(group);
+        self.add_holder(&group);
+        group
+    }
+
+    /// Whether this group holds a unit of its enclosing group's count while it has live units.
+    fn holds_enclosing(&self) -> bool {
+        self.enclosing.is_some() && !self.is_background
     }
 
     pub(super) fn load(&self) -> Snapshot {
@@ -191,6 +233,10 @@ impl Shared {
     /// The group or its scope's future is gone before the scope returned: every child is
     /// aborted at once (dropping cannot wait for them), shielded ones too.
     pub(super) fn abandon(&self) {
+        // Even after a close: the scope may be dropped while its background children end.
+        if let Some(background) = lock(&self.background).take() {
+            background.abandon();
+        }
         if self.is_closed() {
             return;
         }
@@ -298,7 +344,7 @@ impl Shared {
 
     /// `inner`, nested in this group, has just taken its first hold here: it joins the
     /// holders, or is aborted at once if this group already was.
-    fn add_holder(&self, inner: &Arc<Shared>) {
+    pub(super) fn add_holder(&self, inner: &Arc<Shared>) {
         if inner.registered.swap(true, Ordering::AcqRel) {
             return;
         }
@@ -384,6 +430,9 @@ impl Shared {
     }
 
     pub(super) fn fail(&self, mut member: Member) {
+        if let (true, Some(group)) = (self.is_background, &self.enclosing) {
+            return group.fail(member);
+        }
         self.stamp(&mut member);
         let why = (self.config.policy == Policy::FailFast).then(|| CancelReason::Failed {
             task: member.as_leaf().and_then(|leaf| leaf.task().cloned()),
@@ -483,7 +532,7 @@ fn count_unit(group: &Arc<Shared>, hold: bool) -> Result<(), Stop> {
     loop {
         match level
             .state
-            .acquire(level.enclosing.is_some(), level_hold, have_hold)
+            .acquire(level.holds_enclosing(), level_hold, have_hold)
         {
             Acquire::NeedsHold => {
                 waiting.push((level, level_hold));
