@@ -206,17 +206,16 @@ impl<'env, K: Locality> TaskGroup<'env, K> {
     /// use std::sync::atomic::{AtomicU32, Ordering};
     /// use std::time::Duration;
     ///
+    /// async fn report(ticks: Arc<AtomicU32>) -> Result<(), std::io::Error> {
+    ///     loop {
+    ///         tokio::time::sleep(Duration::from_millis(1)).await;
+    ///         ticks.fetch_add(1, Ordering::Relaxed);
+    ///     }
+    /// }
+    ///
     /// let ticks = Arc::new(AtomicU32::new(0));
     /// let tg = taskgroup::TaskGroup::new();
-    /// let reporter = {
-    ///     let ticks = Arc::clone(&ticks);
-    ///     tg.spawn_background(async move {
-    ///         loop {
-    ///             tokio::time::sleep(Duration::from_millis(1)).await;
-    ///             ticks.fetch_add(1, Ordering::Relaxed);
-    ///         }
-    ///     })
-    /// };
+    /// let reporter = tg.spawn_background(report(Arc::clone(&ticks)));
     /// tg.run(async {
     ///     tg.spawn(tokio::time::sleep(Duration::from_millis(10)));
     ///     Ok::<_, std::io::Error>(())
@@ -224,7 +223,7 @@ impl<'env, K: Locality> TaskGroup<'env, K> {
     /// .await
     /// .unwrap();
     /// // The scope returned when the sleeper was done; the reporter was cancelled.
-    /// assert!(reporter.result().unwrap_err().is_cancelled());
+    /// assert_eq!(reporter.result(), Err(taskgroup::TaskError::Cancelled));
     /// # }
     /// ```
     pub fn spawn_background<F>(&self, future: F) -> Task<<F::Output as TaskOutput>::Ok>
