@@ -97,7 +97,10 @@ async fn background_failure_fails_the_group_and_cancels_the_rest() {
     assert_eq!(start.elapsed(), ms(5), "fail-fast cancelled the worker");
     assert_eq!(eg.len(), 1, "{eg:?}");
     let leaf = eg.leaves().next().unwrap();
-    assert_eq!(leaf.downcast_ref::<ValueError>(), Some(&value_error("peer lost")));
+    assert_eq!(
+        leaf.downcast_ref::<ValueError>(),
+        Some(&value_error("peer lost"))
+    );
     assert_eq!(leaf.task().and_then(|t| t.name()), Some("heartbeat"));
     let Some(CancelReason::Failed { task, error_type }) = eg.stopped_by() else {
         panic!("stopped by the background child: {:?}", eg.stopped_by());
@@ -122,7 +125,12 @@ async fn background_panic_is_a_task_panic_leaf() {
         })
         .await
         .unwrap_err();
-    let panic = eg.leaves().next().unwrap().downcast_ref::<TaskPanic>().cloned();
+    let panic = eg
+        .leaves()
+        .next()
+        .unwrap()
+        .downcast_ref::<TaskPanic>()
+        .cloned();
     assert!(
         panic.is_some_and(|p| p.message() == "reporter broke"),
         "{eg:?}"
@@ -147,7 +155,11 @@ async fn background_reason_is_scope_finished() {
         *seen.lock().unwrap(),
         Some(CancelReason::ScopeFinished)
     ));
-    assert_eq!(reporter.result(), Ok(()), "it ended by itself within the grace");
+    assert_eq!(
+        reporter.result(),
+        Ok(()),
+        "it ended by itself within the grace"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -181,8 +193,15 @@ async fn background_grace_lets_it_finish_then_aborts_the_stubborn() {
         .await
         .unwrap();
     assert!(flushed.load(Ordering::SeqCst));
-    assert!(dropped.load(Ordering::SeqCst), "the stubborn one was aborted");
-    assert_eq!(start.elapsed(), ms(55), "the worker's 5 ms, then the whole grace");
+    assert!(
+        dropped.load(Ordering::SeqCst),
+        "the stubborn one was aborted"
+    );
+    assert_eq!(
+        start.elapsed(),
+        ms(55),
+        "the worker's 5 ms, then the whole grace"
+    );
     assert_eq!(flusher.result(), Ok(()));
     assert_eq!(stubborn.result(), Err(TaskError::Cancelled));
 }
@@ -337,7 +356,11 @@ async fn background_success_wins_nothing_under_first_ok() {
         .await
         .unwrap();
     assert_eq!(bg.result(), Ok("bg"));
-    assert_eq!(worker.result(), Ok("worker"), "not cancelled by the background success");
+    assert_eq!(
+        worker.result(),
+        Ok("worker"),
+        "not cancelled by the background success"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -352,7 +375,11 @@ async fn background_takes_no_slot_of_the_limit() {
     })
     .await
     .unwrap();
-    assert_eq!(start.elapsed(), ms(6), "the two workers ran one after the other");
+    assert_eq!(
+        start.elapsed(),
+        ms(6),
+        "the two workers ran one after the other"
+    );
 }
 
 #[tokio::test(start_paused = true)]

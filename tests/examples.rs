@@ -599,7 +599,24 @@ fn the_tour_runs_to_the_end() {
         run.context()
     );
     let sections = run.lines().iter().filter(|l| l.starts_with("== ")).count();
-    assert_eq!(sections, 14, "{}", run.context());
+    assert_eq!(sections, 15, "{}", run.context());
+    // Children beyond futures: the blocking sum, the whole commit, the background heartbeat.
+    let has = |text: &str| run.lines().iter().any(|l| l.contains(text));
+    assert!(
+        has("a blocking child summed 1..=1000000: 500000500000"),
+        "{}",
+        run.context()
+    );
+    assert!(
+        has("the shielded commit wrote 3 of 3 rows"),
+        "{}",
+        run.context()
+    );
+    assert!(
+        has("then: the scope's other work had ended (a background child)"),
+        "{}",
+        run.context()
+    );
     // The live tree: the service, its waiting children, the group made inside `pool`.
     let tree: Vec<&str> = run
         .lines()

@@ -23,6 +23,8 @@ use taskgroup::{
 };
 use tokio::time::{Instant, sleep};
 
+mod beyond;
+
 // ---------------------------------------------------------------------------------------------
 // The errors and tasks the tour uses
 
@@ -483,6 +485,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     local_tasks().await?;
     gathering().await?;
     seeing_inside().await;
+    beyond::beyond_futures().await?;
     println!("\nEnd of the tour.");
     Ok(())
 }
