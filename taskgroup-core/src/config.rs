@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use crate::error_group::Member;
+
 /// What a child's failure or success does to its siblings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
@@ -47,6 +49,19 @@ pub(crate) struct Config {
     pub(crate) limit: Option<usize>,
     pub(crate) name: Option<Arc<str>>,
     pub(crate) stall: Option<Duration>,
+    /// At most this many failures are kept as members of the group's error.
+    pub(crate) keep_errors: Option<usize>,
+    pub(crate) on_failure: Option<OnFailure>,
+}
+
+/// The callback of [`Builder::on_failure`], shared by every clone of the config.
+#[derive(Clone)]
+pub(crate) struct OnFailure(pub(crate) Arc<dyn Fn(&Member) + Send + Sync>);
+
+impl std::fmt::Debug for OnFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("OnFailure(..)")
+    }
 }
 
 /// Configures a [`TaskGroup`](crate::TaskGroup) before it starts; made by
@@ -139,6 +154,79 @@ impl Builder {
         }
         self.config.limit = Some(limit);
         Ok(self)
+    }
+
+    /// Keeps at most the `k` most recent failures as members of the group's error; of the
+    /// older ones only a count per error type is kept, reported by one
+    /// [`ErrorsDropped`](crate::ErrorsDropped) leaf before the kept failures. For a
+    /// long-lived group (a [`Policy::WaitAll`] server, supervised children that give up)
+    /// whose memory must not grow with the number of failures. The counts so far are
+    /// [`TaskGroup::failure_counts`](crate::TaskGroup::failure_counts).
+    ///
+    /// `k == 0` keeps no failure at all, only the counts: the group's error is then the
+    /// `ErrorsDropped` leaf alone (pair it with [`on_failure`](Self::on_failure) to see each
+    /// failure as it happens). Without this option every failure is kept.
+    ///
+    /// # Examples
+    /// ```
+    /// # use taskgroup_core as taskgroup;
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use taskgroup::{ErrorsDropped, Policy, TaskGroup};
+    ///
+    /// let tg = TaskGroup::builder().policy(Policy::WaitAll).keep_errors(2).build();
+    /// let eg = tg
+    ///     .run(async {
+    ///         for i in 0..5 {
+    ///             tg.spawn(async move { format!("x{i}").parse::<u8>().map(drop) });
+    ///         }
+    ///         Ok::<_, std::io::Error>(())
+    ///     })
+    ///     .await
+    ///     .unwrap_err();
+    /// assert_eq!(eg.len(), 3); // the ErrorsDropped leaf, then the two most recent failures
+    /// let dropped = eg.leaves().next().unwrap().downcast_ref::<ErrorsDropped>().unwrap();
+    /// assert_eq!(dropped.to_string(), "3 more failures not kept: ParseIntError x 3");
+    /// # }
+    /// ```
+    pub fn keep_errors(mut self, k: usize) -> Self {
+        self.config.keep_errors = Some(k);
+        self
+    }
+
+    /// Calls `callback` with each failure as the group records it, before it is kept (or
+    /// counted only, under [`keep_errors`](Self::keep_errors)) and before a fail-fast group
+    /// cancels the siblings. The failure already carries its task and time.
+    ///
+    /// It runs on the thread that records the failure, possibly while the group is stopping:
+    /// keep it short and non-blocking (count, log, send on a channel). A panic in it does not
+    /// unwind into the group: it is caught and recorded as one more failure, a
+    /// [`TaskPanic`](crate::TaskPanic) leaf (not handed to the callback again).
+    ///
+    /// # Examples
+    /// ```
+    /// # use taskgroup_core as taskgroup;
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use std::sync::{Arc, Mutex};
+    /// use taskgroup::{Member, Policy, TaskGroup};
+    ///
+    /// let seen = Arc::new(Mutex::new(Vec::new()));
+    /// let log = Arc::clone(&seen);
+    /// let tg = TaskGroup::builder()
+    ///     .policy(Policy::WaitAll)
+    ///     .on_failure(move |failure: &Member| log.lock().unwrap().push(failure.to_string()))
+    ///     .build();
+    /// let _ = tg
+    ///     .run(async {
+    ///         tg.spawn(async { Err::<(), _>(std::io::Error::other("disk full")) });
+    ///         Ok::<_, std::io::Error>(())
+    ///     })
+    ///     .await;
+    /// assert_eq!(*seen.lock().unwrap(), ["disk full"]);
+    /// # }
+    /// ```
+    pub fn on_failure(mut self, callback: impl Fn(&Member) + Send + Sync + 'static) -> Self {
+        self.config.on_failure = Some(OnFailure(Arc::new(callback)));
+        self
     }
 
     /// A name for the group, shown in `Debug` and in tracing spans.

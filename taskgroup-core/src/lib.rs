@@ -43,6 +43,7 @@ pub use error_types::ErrorTypes;
 pub use except::{ClauseOutput, ClauseType, ExceptStar, Handler, Outcome, except_star};
 pub use gather::{AsCompleted, as_completed, gather};
 pub use gather_settled::gather_settled;
+pub use group::{ErrorsDropped, FailureCounts};
 pub use group::{
     ChildSnapshot, GroupSnapshot, GroupState, Local, Locality, Parallel, Ready, Settled,
     ShieldExpired, Snapshot, Spawner, StartError, Task, TaskGroup, cancel_reason, current_deadline,

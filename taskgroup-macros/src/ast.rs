@@ -15,7 +15,16 @@ pub(crate) struct TaskGroupInput {
 /// The options `task_group!` takes, in the order messages list them: the one list that
 /// parsing, checking and the "did you mean" use.
 pub(crate) const OPTIONS: &[&str] = &[
-    "timeout", "deadline", "name", "policy", "limit", "grace", "stall", "local",
+    "timeout",
+    "deadline",
+    "name",
+    "policy",
+    "limit",
+    "grace",
+    "stall",
+    "keep_errors",
+    "on_failure",
+    "local",
 ];
 
 /// One `key = value` option before the body.

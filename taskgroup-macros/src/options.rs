@@ -83,6 +83,19 @@ pub(crate) fn options_to_calls(
                 }
                 unparenthesized(&value).into_token_stream()
             }
+            "keep_errors" => {
+                if let Some(why) = not_a_count(&value) {
+                    errors.push(syn::Error::new_spanned(
+                        &value,
+                        format!(
+                            "`keep_errors` is how many failures to keep (a `usize`), {why}: \
+                             write `keep_errors = 100` (0 keeps only the counts)"
+                        ),
+                    ));
+                    continue;
+                }
+                unparenthesized(&value).into_token_stream()
+            }
             "local" => {
                 match unparenthesized(&value) {
                     Expr::Lit(syn::ExprLit {
@@ -141,6 +154,26 @@ fn bare_ident(value: &Expr) -> Option<&Ident> {
         Expr::Path(p) if p.qself.is_none() && p.attrs.is_empty() => p.path.get_ident(),
         _ => None,
     }
+}
+
+/// Why a literal `keep_errors` value is no count of failures, if it is not one.
+fn not_a_count(value: &Expr) -> Option<String> {
+    let why = match unparenthesized(value) {
+        Expr::Unary(syn::ExprUnary {
+            op: syn::UnOp::Neg(_),
+            ..
+        }) => "not a negative number",
+        Expr::Lit(syn::ExprLit { lit, .. }) => match lit {
+            syn::Lit::Int(int) if matches!(int.suffix(), "" | "usize") => return None,
+            syn::Lit::Int(int) => return Some(format!("not a `{}`", int.suffix())),
+            syn::Lit::Str(_) => "not a string",
+            syn::Lit::Float(_) => "not a fraction",
+            syn::Lit::Bool(_) => "not a `bool`",
+            _ => "not this literal",
+        },
+        _ => return None,
+    };
+    Some(why.to_owned())
 }
 
 fn is_zero(value: &Expr) -> bool {

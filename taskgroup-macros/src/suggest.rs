@@ -9,6 +9,9 @@ const ALIASES: &[(&str, &str)] = &[
     ("grace_period", "grace"),
     ("watchdog", "stall"),
     ("stall_after", "stall"),
+    ("max_errors", "keep_errors"),
+    ("keep_failures", "keep_errors"),
+    ("on_error_callback", "on_failure"),
     ("label", "name"),
     ("mode", "policy"),
     ("on_error", "policy"),
@@ -114,6 +117,8 @@ mod tests {
         assert_eq!(did_you_mean("concurrency", OPTIONS), Some("limit"));
         assert_eq!(did_you_mean("concurency", OPTIONS), Some("limit"));
         assert_eq!(did_you_mean("max_concurency", OPTIONS), Some("limit"));
+        assert_eq!(did_you_mean("keep_error", OPTIONS), Some("keep_errors"));
+        assert_eq!(did_you_mean("max_errors", OPTIONS), Some("keep_errors"));
     }
 
     #[test]
@@ -122,7 +127,8 @@ mod tests {
         assert_eq!(listed(&["a", "b", "c"]), "`a`, `b` and `c`");
         assert_eq!(
             listed(OPTIONS),
-            "`timeout`, `deadline`, `name`, `policy`, `limit`, `grace`, `stall` and `local`"
+            "`timeout`, `deadline`, `name`, `policy`, `limit`, `grace`, `stall`, \
+             `keep_errors`, `on_failure` and `local`"
         );
     }
 

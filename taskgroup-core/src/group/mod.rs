@@ -35,6 +35,7 @@ mod control;
 mod current;
 mod deadline;
 mod ending;
+mod failures;
 mod in_cell;
 mod limit;
 mod local;
@@ -58,6 +59,7 @@ mod task;
 mod wakers;
 
 pub use deadline::current_deadline;
+pub use failures::{ErrorsDropped, FailureCounts};
 pub use locality::{Local, Locality, Parallel};
 pub use reason::cancel_reason;
 pub use settled::Settled;

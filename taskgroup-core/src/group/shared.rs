@@ -21,7 +21,8 @@ use crate::spawn_error::SpawnError;
 /// State shared by the scope, its [`Spawner`](crate::Spawner)s and its children.
 pub(crate) struct Shared {
     pub(super) state: State,
-    failures: Mutex<Vec<Member>>,
+    /// The failures kept, and the counts of those that are not (see `failures`).
+    pub(super) failures: super::failures::Failures,
     /// Wakers of children that are waiting, so that a cancellation can wake them.
     pub(super) waiting: Waiting,
     scope_waker: Mutex<Option<Waker>>,
@@ -77,7 +78,7 @@ impl Shared {
     pub(super) fn new(config: Config, enclosing: Option<Arc<Shared>>, in_shield: bool) -> Self {
         Shared {
             state: State::new(),
-            failures: Mutex::new(Vec::new()),
+            failures: super::failures::Failures::new(&config),
             waiting: Waiting::default(),
             scope_waker: Mutex::new(None),
             // A nested group's children see the enclosing group's cancellation too, unless a
@@ -438,7 +439,7 @@ impl Shared {
             task: member.as_leaf().and_then(|leaf| leaf.task().cloned()),
             error_type: member.type_name(),
         });
-        lock(&self.failures).push(member);
+        self.failures.push(member);
         if let Some(why) = why {
             self.stop_because(Stop::Failed, || why);
         }
@@ -467,7 +468,7 @@ impl Shared {
     }
 
     pub(super) fn take_failures(&self) -> Vec<Member> {
-        std::mem::take(&mut *lock(&self.failures))
+        self.failures.take()
     }
 }
 
