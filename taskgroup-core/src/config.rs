@@ -195,7 +195,9 @@ impl Builder {
 
     /// Calls `callback` with each failure as the group records it, before it is kept (or
     /// counted only, under [`keep_errors`](Self::keep_errors)) and before a fail-fast group
-    /// cancels the siblings. The failure already carries its task and time.
+    /// cancels the siblings; also with each failure of a
+    /// [supervised](crate::TaskGroup::spawn_supervised) child that is restarted, which is
+    /// never the group's failure. The failure already carries its task and time.
     ///
     /// It runs on the thread that records the failure, possibly while the group is stopping:
     /// keep it short and non-blocking (count, log, send on a channel). A panic in it does not

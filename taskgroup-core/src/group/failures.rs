@@ -1,6 +1,7 @@
 //! The failures a group keeps ([`Failures`]): every one by default, or the most recent `k`
 //! and a count per error type for the rest ([`Builder::keep_errors`](crate::Builder::keep_errors)),
-//! so that a group that lives for days holds its memory flat. Each failure is handed to the
+//! so that a group that lives for days holds its memory flat. Each failure, and each failure
+//! of a supervised child that is restarted, is handed to the
 //! [`on_failure`](crate::Builder::on_failure) callback first.
 
 use std::collections::VecDeque;
@@ -36,6 +37,7 @@ struct Kept {
 struct Counts {
     failures: u64,
     dropped: u64,
+    restarts: u64,
     by_type: Vec<TypeCount>,
 }
 
@@ -44,6 +46,7 @@ struct TypeCount {
     type_name: &'static str,
     failures: u64,
     dropped: u64,
+    restarts: u64,
 }
 
 impl Counts {
@@ -54,6 +57,7 @@ impl Counts {
                 type_name,
                 failures: 0,
                 dropped: 0,
+                restarts: 0,
             });
             self.by_type.len() - 1
         });
@@ -83,6 +87,19 @@ impl Failures {
         let panic = self.call_back(&member);
         self.keep(member);
         if let Some(panic) = panic {
+            self.keep(Member::Leaf(Leaf::new(panic)));
+        }
+    }
+
+    /// Records the failure of a supervised child that is restarted: counted and handed to the
+    /// callback, never kept.
+    pub(crate) fn restarted(&self, member: &Member) {
+        {
+            let mut kept = lock(&self.inner);
+            kept.counts.restarts += 1;
+            kept.counts.of(member.type_name()).restarts += 1;
+        }
+        if let Some(panic) = self.call_back(member) {
             self.keep(Member::Leaf(Leaf::new(panic)));
         }
     }
@@ -240,7 +257,8 @@ impl fmt::Display for ErrorsDropped {
 impl StdError for ErrorsDropped {}
 
 /// A group's failures so far, as [`TaskGroup::failure_counts`] reads them: those recorded as
-/// the group's (kept or not), by error type.
+/// the group's (kept or not), by error type, and the failures of supervised children that
+/// were restarted, which are not the group's.
 ///
 /// ```
 /// # use taskgroup_core as taskgroup;
@@ -283,10 +301,21 @@ impl FailureCounts {
         self.counts.dropped
     }
 
+    /// Failures of [supervised](TaskGroup::spawn_supervised) children that were restarted:
+    /// not the group's failures, not in its error.
+    pub fn restarts(&self) -> u64 {
+        self.counts.restarts
+    }
+
     /// The group's failures of the error type named `type_name` (a short name, as
     /// [`Member::type_name`] gives).
     pub fn of(&self, type_name: &str) -> u64 {
         self.find(type_name).map_or(0, |c| c.failures)
+    }
+
+    /// The restarted failures of the error type named `type_name`.
+    pub fn restarts_of(&self, type_name: &str) -> u64 {
+        self.find(type_name).map_or(0, |c| c.restarts)
     }
 
     /// The group's failures by error type, in the order the types first failed.
@@ -308,8 +337,9 @@ impl FailureCounts {
 
 impl<K: Locality> TaskGroup<'_, K> {
     /// The group's failures so far: how many it recorded, kept and dropped to a count
-    /// ([`Builder::keep_errors`](crate::Builder::keep_errors)), by error type. Readable at any
-    /// time, during the scope and after it.
+    /// ([`Builder::keep_errors`](crate::Builder::keep_errors)), by error type, and how many
+    /// failures of supervised children were restarted. Readable at any time, during the scope
+    /// and after it.
     ///
     /// # Examples
     /// ```

@@ -55,6 +55,7 @@ mod spawn;
 mod spawner;
 mod start;
 mod state;
+mod supervise;
 mod task;
 mod wakers;
 
@@ -67,6 +68,7 @@ pub(crate) use shared::Shared;
 pub use shield::ShieldExpired;
 pub use snapshot::{ChildSnapshot, GroupSnapshot, GroupState, Snapshot, snapshot};
 pub use spawner::Spawner;
+pub use supervise::{Restart, RestartError};
 pub use start::{Ready, StartError};
 pub use task::Task;
 
