@@ -43,13 +43,13 @@ pub use error_types::ErrorTypes;
 pub use except::{ClauseOutput, ClauseType, ExceptStar, Handler, Outcome, except_star};
 pub use gather::{AsCompleted, as_completed, gather};
 pub use gather_settled::gather_settled;
-pub use group::{ErrorsDropped, FailureCounts};
-pub use group::{Restart, RestartError};
 pub use group::{
     ChildSnapshot, GroupSnapshot, GroupState, Local, Locality, Parallel, Ready, Settled,
     ShieldExpired, Snapshot, Spawner, StartError, Task, TaskGroup, cancel_reason, current_deadline,
     snapshot,
 };
+pub use group::{ErrorsDropped, FailureCounts};
+pub use group::{Restart, RestartError};
 pub use leaf::{AlreadyEntered, BodyCancelled, Leaf, TaskInfo, TaskPanic, TimedOut};
 #[cfg(feature = "process")]
 pub use process_failed::ProcessFailed;

@@ -68,8 +68,8 @@ pub(crate) use shared::Shared;
 pub use shield::ShieldExpired;
 pub use snapshot::{ChildSnapshot, GroupSnapshot, GroupState, Snapshot, snapshot};
 pub use spawner::Spawner;
-pub use supervise::{Restart, RestartError};
 pub use start::{Ready, StartError};
+pub use supervise::{Restart, RestartError};
 pub use task::Task;
 
 use arrivals::Arrivals;
