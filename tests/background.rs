@@ -463,10 +463,11 @@ async fn background_many_on_two_threads_never_hang_or_leak() {
                         if i % 2 == 0 {
                             tokio::task::yield_now().await;
                         }
-                        spawner.spawn_background(async move {
+                        // In an Option: a bare handle would be awaited by mistake.
+                        Some(spawner.spawn_background(async move {
                             ticks.fetch_add(1, Ordering::SeqCst);
                             std::future::pending::<()>().await;
-                        })
+                        }))
                     }));
                 }
                 Body::Ok(handles)
@@ -476,7 +477,7 @@ async fn background_many_on_two_threads_never_hang_or_leak() {
         for handle in handles {
             // Each background child was spawned while its spawner was alive, so the scope
             // saw it and cancelled it.
-            let child = handle.result().unwrap();
+            let child = handle.result().unwrap().unwrap();
             assert_eq!(child.result(), Err(TaskError::Cancelled), "round {round}");
         }
     }
