@@ -599,7 +599,7 @@ fn the_tour_runs_to_the_end() {
         run.context()
     );
     let sections = run.lines().iter().filter(|l| l.starts_with("== ")).count();
-    assert_eq!(sections, 15, "{}", run.context());
+    assert_eq!(sections, 16, "{}", run.context());
     // Children beyond futures: the blocking sum, the whole commit, the background heartbeat.
     let has = |text: &str| run.lines().iter().any(|l| l.contains(text));
     assert!(
@@ -614,6 +614,24 @@ fn the_tour_runs_to_the_end() {
     );
     assert!(
         has("then: the scope's other work had ended (a background child)"),
+        "{}",
+        run.context()
+    );
+    // Supervision: restarts, giving up, and a bounded record of 1000 failures.
+    assert!(
+        has("supervised: connected on attempt 3"),
+        "{}",
+        run.context()
+    );
+    assert!(
+        has("after 3 restarts it gave up: network down: still refused"),
+        "{}",
+        run.context()
+    );
+    assert!(
+        has(
+            "the callback saw 1000 failures; the error keeps the last 2, and says: 998 more failures not kept: BadRequest x 998"
+        ),
         "{}",
         run.context()
     );

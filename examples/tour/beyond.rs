@@ -5,10 +5,10 @@ use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use taskgroup::{ErrorGroup, task_group};
+use taskgroup::{ErrorGroup, ErrorsDropped, Restart, task_group};
 use tokio::time::{Instant, sleep};
 
-use super::{NetworkDown, after, fail_after, heading, ms, secs};
+use super::{BadRequest, NetworkDown, after, fail_after, heading, ms, secs};
 
 /// Blocking closures, shielded commits, background reporters and OS processes, as children.
 pub async fn beyond_futures() -> Result<(), ErrorGroup> {
@@ -93,5 +93,68 @@ async fn processes() -> Result<(), ErrorGroup> {
 #[cfg(not(feature = "process"))]
 async fn processes() -> Result<(), ErrorGroup> {
     println!("(process children: `cargo run --example tour --features process`)");
+    Ok(())
+}
+
+/// Restarting a crashing child (OTP's one_for_one), and a long-lived group that keeps only the
+/// most recent failures.
+pub async fn supervision() -> Result<(), ErrorGroup> {
+    heading("16. Supervision, with bounded memory");
+
+    // At most 3 restarts within a second, 10 ms apart: the flaky connection is retried.
+    let restart = Restart::new(3, ms(1_000)).expect("a count and a period above zero");
+    let restart = restart.backoff(ms(10));
+    let attempts = Arc::new(AtomicUsize::new(0));
+    let connection = task_group!(|tg| {
+        let attempts = Arc::clone(&attempts);
+        tg.spawn_supervised_named("connection", restart, move || {
+            let attempt = attempts.fetch_add(1, Ordering::Relaxed) + 1;
+            async move {
+                if attempt < 3 {
+                    return Err(NetworkDown(format!("attempt {attempt} refused")));
+                }
+                Ok(format!("connected on attempt {attempt}"))
+            }
+        })
+    })?;
+    println!(
+        "supervised: {} (the two refusals were restarts, not failures)",
+        connection.result().unwrap_or_default()
+    );
+
+    // Past its intensity the child gives up: its last error is the group's, by its own type.
+    let gave_up = task_group!(|tg| {
+        tg.spawn_supervised(restart, || async {
+            Err::<(), _>(NetworkDown("still refused".into()))
+        });
+    });
+    if let Err(eg) = gave_up {
+        println!(
+            "after 3 restarts it gave up: {}",
+            eg.leaves().next().map_or(String::new(), |l| l.to_string())
+        );
+    }
+
+    // A group that runs 1000 failing children keeps the 2 most recent, and counts the rest.
+    let seen = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&seen);
+    let outcome = task_group!(policy = wait_all, keep_errors = 2, on_failure = move |_| {
+        counted.fetch_add(1, Ordering::Relaxed);
+    }; |tg| {
+        for i in 0..1000 {
+            tg.spawn(fail_after(1, BadRequest(format!("request {i}"))));
+        }
+    });
+    if let Err(eg) = outcome {
+        let summary = eg
+            .leaves()
+            .find_map(|leaf| leaf.downcast_ref::<ErrorsDropped>().cloned());
+        let kept = eg.leaves().count() - usize::from(summary.is_some());
+        println!(
+            "the callback saw {} failures; the error keeps the last {kept}, and says: {}",
+            seen.load(Ordering::Relaxed),
+            summary.map_or(String::new(), |s| s.to_string())
+        );
+    }
     Ok(())
 }

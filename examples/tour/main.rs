@@ -486,6 +486,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     gathering().await?;
     seeing_inside().await;
     beyond::beyond_futures().await?;
+    beyond::supervision().await?;
     println!("\nEnd of the tour.");
     Ok(())
 }
