@@ -1,5 +1,6 @@
 //! A small service tree with one worker stuck on a lock, and what `taskgroup::snapshot()`
-//! shows of it after a moment: which groups run, nested in what, and which children wait.
+//! shows of it after a moment: which groups run, nested in what, and which children wait
+//! (on a wake-up, behind the limit, in `start()` before ready, and local ones).
 //!
 //! Run with `cargo run --example stuck`; `--after-ms N` sets how long it runs before the
 //! tree is printed (default 1000).
@@ -55,11 +56,11 @@ async fn main() -> ExitCode {
     let result = server
         .run(async {
             server.spawn_named("listener", std::future::pending::<()>());
-            let lock = Arc::clone(&lock);
+            let pool_lock = Arc::clone(&lock);
             server.spawn_named("pool", async move {
                 // A group created inside a child: nested in `server`.
                 // It watches for stalls: its waiting children show their age, and a stuck one is flagged.
-                task_group!(name = "workers", limit = 4, stall = Duration::from_millis(500); |workers| {
+                task_group!(name = "workers", limit = 3, stall = Duration::from_millis(500); |workers| {
                     for n in 1..=2 {
                         workers.spawn_named(format!("worker-{n}"), async move {
                             // Each worker runs a batch of its own: three groups deep.
@@ -69,12 +70,30 @@ async fn main() -> ExitCode {
                         });
                     }
                     workers.spawn_named("stuck-on-lock", async move {
-                        let _guard = lock.lock().await;
+                        let _guard = pool_lock.lock().await;
                     });
+                    // Beyond the limit: it waits in line for a slot.
+                    workers.spawn_named("worker-3", std::future::pending::<()>());
                 })
             });
-            tokio::time::sleep(after).await;
-            print!("{}", server.snapshot());
+            // A local child, polled by the scope itself: counted in the tree.
+            server.spawn_local(async {
+                let _guard = lock.lock().await;
+            });
+            // A child started with `start()` that cannot get ready: it waits for the lock too.
+            let cache_lock = Arc::clone(&lock);
+            let warm_up = server.start(|ready| async move {
+                let _guard = cache_lock.lock().await;
+                ready.started(());
+            });
+            let report = async {
+                tokio::time::sleep(after).await;
+                print!("{}", server.snapshot());
+            };
+            tokio::select! {
+                _ = warm_up => {}
+                () = report => {}
+            }
             server.cancel_with("the example is done");
             Ok::<_, std::io::Error>(())
         })

@@ -987,7 +987,7 @@ fn tree_of_the_stuck_example_shows_the_service_three_groups_deep() {
     assert!(run.status.success(), "{}", run.context());
     let lines = run.lines();
     assert!(
-        lines[0].starts_with("TaskGroup `server` (fail_fast, running, 3 live, deadline in "),
+        lines[0].starts_with("TaskGroup `server` (fail_fast, running, 4 live, deadline in "),
         "{}",
         run.context()
     );
@@ -999,10 +999,19 @@ fn tree_of_the_stuck_example_shows_the_service_three_groups_deep() {
     };
     // The listener and the pool wait in `server`; `workers` was made inside the pool.
     let workers = at(
-        "  TaskGroup `workers` (fail_fast, waiting at exit, 5 live, limit 4: 3 running, 0 queued)",
+        "  TaskGroup `workers` (fail_fast, waiting at exit, 6 live, limit 3: 3 running, 1 queued)",
     );
     assert!(at("  task `listener` (") < workers);
     assert!(at("    task `stuck-on-lock` (") > workers);
+    // Each kind of child that waits, with its state: a `start()` child not ready yet, the
+    // local child (counted), the worker in line (timed: `workers` watches for stalls).
+    let starting = at("  start() task (");
+    assert!(starting < workers);
+    assert!(lines[starting].contains(") starting "), "{}", run.context());
+    assert!(at("  1 local task waiting") < workers);
+    let queued = at("    task `worker-3` queued ");
+    assert!(queued > workers);
+    assert!(lines[queued].ends_with(", #1 in line"), "{}", run.context());
     // Each worker's batch, three groups deep, with its one job.
     assert_eq!(
         lines

@@ -4,7 +4,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use taskgroup::{CancelReason, Policy, Spawner, TaskGroup, cancel_reason, task_group};
+use taskgroup::{CancelReason, Policy, Spawner, TaskError, TaskGroup, cancel_reason, task_group};
 use tokio::time::sleep;
 
 /// A child that waits for its group's cancellation, then says why it is cleaning up.
@@ -177,4 +177,143 @@ async fn reason_the_body_failing_and_the_timeline_form_shows_it() {
     );
     // The CPython form is unchanged.
     assert!(!format!("{eg:#}").contains("stopped"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn reason_task_cancel_with_is_read_on_that_handle_only() {
+    let tg = TaskGroup::new();
+    let (given, plain, later, done) = tg
+        .run(async {
+            let given = tg.spawn(std::future::pending::<()>());
+            let plain = tg.spawn(std::future::pending::<()>());
+            let later = tg.spawn(std::future::pending::<()>());
+            let done = tg.spawn(async { Ok::<_, std::io::Error>(1) });
+            tokio::task::yield_now().await;
+            given.cancel_with("superseded");
+            plain.cancel();
+            later.cancel_with("first");
+            later.cancel_with("too late: the first cancel wins");
+            done.cancel_with("it had ended");
+            Ok::<_, std::io::Error>((given, plain, later, done))
+        })
+        .await
+        .unwrap();
+    // The group itself never stopped.
+    assert!(tg.cancel_reason().is_none());
+    let reason = |task: &taskgroup::Task<()>| match task.cancel_reason() {
+        Some(CancelReason::TaskCancelled { reason }) => reason.as_deref().map(str::to_owned),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(reason(&given).as_deref(), Some("superseded"));
+    assert_eq!(reason(&plain), None);
+    assert_eq!(reason(&later).as_deref(), Some("first"));
+    assert_eq!(
+        given.cancel_reason().unwrap().to_string(),
+        "cancelled through its handle: superseded"
+    );
+    assert!(done.cancel_reason().is_none(), "{:?}", done.cancel_reason());
+    assert_eq!(done.result(), Ok(1));
+    for task in [given, plain, later] {
+        assert_eq!(task.result(), Err(TaskError::Cancelled));
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn reason_local_and_queued_handles_give_the_group_reason_or_their_own() {
+    let tg = TaskGroup::builder().limit(1).build();
+    let (queued, local, own, queued_own) = tg
+        .run(async {
+            tg.spawn(std::future::pending::<()>()); // holds the one slot
+            let queued_own = tg.spawn(async {});
+            let queued = tg.spawn(async {});
+            let local = tg.spawn_local(std::future::pending::<()>());
+            let own = tg.spawn_local(std::future::pending::<()>());
+            queued_own.cancel_with("queued, then cancelled");
+            own.cancel_with("its own");
+            tokio::task::yield_now().await;
+            tg.cancel_with("shutting down");
+            Ok::<_, std::io::Error>((queued, local, own, queued_own))
+        })
+        .await
+        .unwrap();
+    for task in [&queued, &local] {
+        let Some(CancelReason::Cancelled { reason }) = task.cancel_reason() else {
+            panic!("{:?}", task.cancel_reason());
+        };
+        assert_eq!(reason.as_deref(), Some("shutting down"));
+    }
+    for (task, said) in [(&own, "its own"), (&queued_own, "queued, then cancelled")] {
+        let Some(CancelReason::TaskCancelled { reason }) = task.cancel_reason() else {
+            panic!("{:?}", task.cancel_reason());
+        };
+        assert_eq!(reason.as_deref(), Some(said));
+    }
+    for task in [queued, local, own, queued_own] {
+        assert_eq!(task.result(), Err(TaskError::Cancelled));
+    }
+}
+
+#[test]
+fn reason_runtime_shutdown_is_told_apart_from_a_cancel() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    let tg = TaskGroup::new();
+    let bounded = TaskGroup::builder().limit(1).build();
+    let (idle, cancelled, queued, done) = runtime.block_on(async {
+        let idle = tg.spawn(std::future::pending::<()>());
+        let cancelled = tg.spawn(std::future::pending::<()>());
+        let done = tg.spawn(async { Ok::<_, std::io::Error>(7) });
+        bounded.spawn(std::future::pending::<()>());
+        let queued = bounded.spawn(async {}); // behind the limit until the slot frees
+        tokio::task::yield_now().await;
+        // The abort is not run before the runtime goes: the child is dropped at shutdown.
+        cancelled.cancel_with("by hand");
+        (idle, cancelled, queued, done)
+    });
+    // Shutting down drops every child; the freed slot starts `queued` on a runtime that drops
+    // it at once.
+    drop(runtime);
+    assert!(tg.cancel_reason().is_none(), "the group never stopped");
+    assert!(bounded.cancel_reason().is_none());
+    assert!(matches!(
+        idle.cancel_reason(),
+        Some(CancelReason::RuntimeShutdown)
+    ));
+    assert_eq!(
+        idle.cancel_reason().unwrap().to_string(),
+        "the runtime shut down"
+    );
+    assert!(matches!(
+        cancelled.cancel_reason(),
+        Some(CancelReason::TaskCancelled { .. })
+    ));
+    assert!(matches!(
+        queued.cancel_reason(),
+        Some(CancelReason::RuntimeShutdown)
+    ));
+    assert!(done.cancel_reason().is_none());
+    assert_eq!(done.result(), Ok(7));
+    for task in [idle, cancelled, queued] {
+        assert_eq!(task.result(), Err(TaskError::Cancelled));
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn reason_the_group_abort_is_not_taken_for_a_runtime_shutdown() {
+    let tg = TaskGroup::new();
+    let idle = tg
+        .run(async {
+            let idle = tg.spawn(std::future::pending::<()>());
+            tokio::task::yield_now().await;
+            tg.cancel_with("done here");
+            Ok::<_, std::io::Error>(idle)
+        })
+        .await
+        .unwrap();
+    let Some(CancelReason::Cancelled { reason }) = idle.cancel_reason() else {
+        panic!("{:?}", idle.cancel_reason());
+    };
+    assert_eq!(reason.as_deref(), Some("done here"));
 }

@@ -6,8 +6,10 @@ use std::sync::Arc;
 
 use crate::leaf::TaskInfo;
 
-/// Why a task group cancelled (or stopped starting) its children. The first reason wins: a
-/// group stopped by a failure and then by its deadline keeps the failure.
+/// Why a task group cancelled (or stopped starting) its children, or why one child was
+/// stopped on its own ([`TaskCancelled`](CancelReason::TaskCancelled),
+/// [`RuntimeShutdown`](CancelReason::RuntimeShutdown)). The first reason wins: a group
+/// stopped by a failure and then by its deadline keeps the failure.
 ///
 /// Read it from inside a child or the body with [`cancel_reason`](crate::cancel_reason)
 /// (during a [`grace`](crate::Builder::grace) period, say, to log why the cleanup runs), on
@@ -15,6 +17,12 @@ use crate::leaf::TaskInfo;
 /// cancelled child's handle with [`Task::cancel_reason`](crate::Task::cancel_reason), and on
 /// the scope's error with [`ErrorGroup::stopped_by`](crate::ErrorGroup::stopped_by); the
 /// timeline form of the error (`{:+#}`) prints it under the group's header.
+/// [`TaskError::Cancelled`](crate::TaskError::Cancelled) carries no reason: read it on the
+/// handle, before taking the result.
+///
+/// A handle reads, in this order: the reason given to its own
+/// [`cancel_with`](crate::Task::cancel_with) (or [`cancel`](crate::Task::cancel)), the runtime
+/// shutting down, then its group's reason.
 ///
 /// # Examples
 /// ```
@@ -67,6 +75,42 @@ pub enum CancelReason {
     /// A background child (`spawn_background`): the body and every other child had ended, so
     /// the scope no longer needed it.
     ScopeFinished,
+    /// This one child was cancelled through its handle
+    /// ([`Task::cancel`](crate::Task::cancel), or [`Task::cancel_with`](crate::Task::cancel_with)
+    /// and its reason); the group went on. Only that handle reports it.
+    ///
+    /// ```
+    /// # use taskgroup_core as taskgroup;
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use taskgroup::{CancelReason, TaskGroup};
+    ///
+    /// let tg = TaskGroup::new();
+    /// let idle = tg
+    ///     .run(async {
+    ///         let idle = tg.spawn(std::future::pending::<()>());
+    ///         idle.cancel_with("superseded");
+    ///         Ok::<_, std::io::Error>(idle)
+    ///     })
+    ///     .await
+    ///     .unwrap();
+    /// let Some(CancelReason::TaskCancelled { reason }) = idle.cancel_reason() else { unreachable!() };
+    /// assert_eq!(reason.as_deref(), Some("superseded"));
+    /// # }
+    /// ```
+    TaskCancelled {
+        /// The reason given to `cancel_with`; `None` for `cancel`.
+        reason: Option<Arc<str>>,
+    },
+    /// The tokio runtime the child ran on shut down (or refused to start it, shutting down)
+    /// while neither its group nor its handle had stopped it: tokio dropped its future. Read
+    /// on the child's handle; a local child, polled by the scope, sees its scope dropped
+    /// instead ([`Dropped`](CancelReason::Dropped)).
+    ///
+    /// A spawned child tells it apart when tokio drops it unfinished: its group had not
+    /// aborted and its handle had not cancelled it (a cancel through the handle is recorded
+    /// before the abort), so the runtime did. Nothing is added to the child for this: the
+    /// reason is kept by its group, for its handle.
+    RuntimeShutdown,
 }
 
 impl fmt::Display for CancelReason {
@@ -93,6 +137,13 @@ impl fmt::Display for CancelReason {
             CancelReason::ScopeFinished => {
                 f.write_str("the scope's other work had ended (a background child)")
             }
+            CancelReason::TaskCancelled { reason: None } => {
+                f.write_str("cancelled through its handle")
+            }
+            CancelReason::TaskCancelled {
+                reason: Some(reason),
+            } => write!(f, "cancelled through its handle: {reason}"),
+            CancelReason::RuntimeShutdown => f.write_str("the runtime shut down"),
         }
     }
 }

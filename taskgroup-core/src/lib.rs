@@ -44,9 +44,9 @@ pub use except::{ClauseOutput, ClauseType, ExceptStar, Handler, Outcome, except_
 pub use gather::{AsCompleted, as_completed, gather};
 pub use gather_settled::gather_settled;
 pub use group::{
-    ChildSnapshot, GroupSnapshot, GroupState, Local, Locality, Parallel, Ready, Settled,
-    ShieldExpired, Snapshot, Spawner, StartError, Task, TaskGroup, cancel_reason, current_deadline,
-    snapshot,
+    ChildSnapshot, ChildSnapshotKind, ChildSnapshotState, GroupSnapshot, GroupState, Local,
+    Locality, Parallel, Ready, Settled, ShieldExpired, Snapshot, Spawner, StartError, Task,
+    TaskGroup, cancel_reason, current_deadline, snapshot,
 };
 pub use group::{ErrorsDropped, FailureCounts};
 pub use group::{Restart, RestartError};

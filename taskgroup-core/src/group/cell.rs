@@ -1,9 +1,10 @@
 //! [`TaskCell`]: the result slot of a child whose result tokio does not hold.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
+use crate::cancel_reason::CancelReason;
 use crate::task_error::TaskError;
 
 pub(crate) enum Slot<T> {
@@ -13,9 +14,22 @@ pub(crate) enum Slot<T> {
         waker: Option<Waker>,
         local: Option<Waker>,
     },
+    /// Running or queued, its handle asked it to stop (its own waker was woken then, or is
+    /// when it comes): who awaits, and the handle's reason. As small as `Pending`.
+    Cancelling {
+        waker: Option<Waker>,
+        reason: Option<Arc<str>>,
+    },
     /// The outcome; the error is boxed to keep every cell small.
     Done(Result<T, Box<TaskError>>),
+    /// Ended as cancelled, and why, if known.
+    Cancelled(Option<Box<CancelReason>>),
     Taken,
+}
+
+/// What identifies a cell (its address), for a snapshot matching a queued child to its handle.
+pub(crate) fn key<T>(cell: &Arc<TaskCell<T>>) -> usize {
+    Arc::as_ptr(cell).cast::<()>() as usize
 }
 
 /// The result slot of a child that tokio does not hold the result of: a local child, a child
@@ -66,27 +80,50 @@ impl<T> TaskCell<T> {
         self.cancel_requested.load(Ordering::SeqCst)
     }
 
-    /// The child's own waker, so that a cancel request can reach it.
+    /// The child's own waker, so that a cancel request can reach it (at once if one came).
     pub(crate) fn set_local_waker(&self, waker: Waker) {
-        if let Slot::Pending { local, .. } = &mut *self.lock() {
-            *local = Some(waker);
-        }
-        if self.cancel_requested() {
-            self.request_cancel();
+        let mut slot = self.lock();
+        match &mut *slot {
+            Slot::Pending { local, .. } => *local = Some(waker),
+            Slot::Cancelling { .. } => {
+                drop(slot);
+                waker.wake();
+            }
+            _ => {}
         }
     }
 
     /// Flags the child and wakes it: it sees the flag at its next poll, drops its future and
     /// ends as cancelled, as tokio's `abort` would. A child not polled yet sees it at its
-    /// first poll.
-    pub(crate) fn request_cancel(&self) {
+    /// first poll. The first request's reason is kept for the handle.
+    pub(crate) fn request_cancel(&self, reason: Option<Arc<str>>) {
         self.cancel_requested.store(true, Ordering::SeqCst);
-        let local = match &*self.lock() {
-            Slot::Pending { local, .. } => local.clone(),
+        let mut slot = self.lock();
+        let local = match &mut *slot {
+            Slot::Pending { waker, local } => {
+                let local = local.take();
+                *slot = Slot::Cancelling {
+                    waker: waker.take(),
+                    reason,
+                };
+                local
+            }
             _ => return,
         };
+        drop(slot);
         if let Some(waker) = local {
             waker.wake();
+        }
+    }
+
+    /// Why the child was stopped: its handle's cancel, or what it ended with.
+    pub(crate) fn cancel_reason(&self) -> Option<CancelReason> {
+        match &*self.lock() {
+            Slot::Cancelling { reason, .. } => Some(CancelReason::TaskCancelled {
+                reason: reason.clone(),
+            }),
+            Slot::Cancelled(why) => why.as_deref().cloned(),
+            _ => None,
         }
     }
 
@@ -95,35 +132,53 @@ impl<T> TaskCell<T> {
         self.slot.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Stores the result unless one is already there, waking an awaiting body.
-    pub(crate) fn complete(&self, result: Result<T, TaskError>) {
+    /// Stores the result unless one is already there, waking an awaiting body. A cancelled
+    /// child keeps its handle's reason if it had one, else `why()` (its group's, say).
+    pub(crate) fn complete(
+        &self,
+        result: Result<T, TaskError>,
+        why: impl FnOnce() -> Option<CancelReason>,
+    ) {
         if self.settled.load(Ordering::Acquire) {
             return;
         }
         let mut slot = self.lock();
-        if let Slot::Pending { .. } = &*slot {
-            self.settled.store(true, Ordering::Release);
-            let pending = std::mem::replace(&mut *slot, Slot::Done(result.map_err(Box::new)));
-            drop(slot);
-            if let Slot::Pending {
-                waker: Some(waker), ..
-            } = pending
-            {
-                waker.wake();
-            }
+        let (waker, asked) = match &mut *slot {
+            Slot::Pending { waker, .. } => (waker.take(), None),
+            Slot::Cancelling { waker, reason } => (waker.take(), Some(reason.take())),
+            _ => return,
+        };
+        self.settled.store(true, Ordering::Release);
+        let done = match result {
+            Err(TaskError::Cancelled) => Slot::Cancelled(
+                match asked {
+                    Some(reason) => Some(CancelReason::TaskCancelled { reason }),
+                    None => why(),
+                }
+                .map(Box::new),
+            ),
+            result => Slot::Done(result.map_err(Box::new)),
+        };
+        // The child's own waker goes too, outside the lock.
+        let pending = std::mem::replace(&mut *slot, done);
+        drop(slot);
+        drop(pending);
+        if let Some(waker) = waker {
+            waker.wake();
         }
     }
 
     pub(crate) fn is_done(&self) -> bool {
-        !matches!(*self.lock(), Slot::Pending { .. })
+        !matches!(*self.lock(), Slot::Pending { .. } | Slot::Cancelling { .. })
     }
 
     pub(crate) fn take(&self) -> Result<T, TaskError> {
         let mut slot = self.lock();
         match std::mem::replace(&mut *slot, Slot::Taken) {
             Slot::Done(result) => result.map_err(|e| *e),
+            Slot::Cancelled(_) => Err(TaskError::Cancelled),
             Slot::Taken => Err(TaskError::Taken),
-            pending @ Slot::Pending { .. } => {
+            pending @ (Slot::Pending { .. } | Slot::Cancelling { .. }) => {
                 *slot = pending;
                 Err(TaskError::Pending)
             }
@@ -133,17 +188,20 @@ impl<T> TaskCell<T> {
     pub(crate) fn poll_take(&self, cx: &mut Context<'_>) -> Poll<Result<T, TaskError>> {
         let mut slot = self.lock();
         match &mut *slot {
-            Slot::Pending { waker, .. } => {
+            Slot::Pending { waker, .. } | Slot::Cancelling { waker, .. } => {
                 match waker {
                     Some(w) if w.will_wake(cx.waker()) => {}
                     _ => *waker = Some(cx.waker().clone()),
                 }
                 Poll::Pending
             }
-            Slot::Done(_) => match std::mem::replace(&mut *slot, Slot::Taken) {
-                Slot::Done(result) => Poll::Ready(result.map_err(|e| *e)),
-                _ => Poll::Ready(Err(TaskError::Taken)),
-            },
+            Slot::Done(_) | Slot::Cancelled(_) => {
+                match std::mem::replace(&mut *slot, Slot::Taken) {
+                    Slot::Done(result) => Poll::Ready(result.map_err(|e| *e)),
+                    Slot::Cancelled(_) => Poll::Ready(Err(TaskError::Cancelled)),
+                    _ => Poll::Ready(Err(TaskError::Taken)),
+                }
+            }
             Slot::Taken => Poll::Ready(Err(TaskError::Taken)),
         }
     }

@@ -9,6 +9,7 @@ use std::task::{Context, Poll};
 
 use super::current::Lend;
 use super::ending::{Ending, conclude, drop_future};
+use super::limit::InLine;
 use super::shared::Shared;
 use super::wakers::NO_SLOT;
 use crate::task_error::TaskError;
@@ -111,6 +112,10 @@ pin_project_lite::pin_project! {
             let Some(shared) = &this.guard.shared else {
                 return;
             };
+            // Not its group's abort: its handle's cancel or the runtime (for the handle).
+            if N::RECORDS && (N::SHIELDED || !shared.is_aborted()) {
+                shared.waiting.dropped_unfinished(tokio::task::try_id());
+            }
             if let Err(payload) = drop_future(this.future) {
                 let panic = Ending::<()>::panicked(&*payload);
                 let _ = conclude(shared, panic, this.guard.name.name(), tokio::task::try_id());
@@ -133,6 +138,19 @@ impl<F, N: ChildKind> Child<F, N> {
                 name,
             },
         }
+    }
+}
+
+/// A queued child is read in line through its `InCell` (see `limit`).
+impl<F: InLine, N: ChildKind> InLine for Child<F, N> {
+    fn name(&self) -> Option<&Arc<str>> {
+        self.future.as_ref().and_then(InLine::name)
+    }
+    fn cancel_requested(&self) -> bool {
+        self.future.as_ref().is_some_and(InLine::cancel_requested)
+    }
+    fn key(&self) -> usize {
+        self.future.as_ref().map_or(0, InLine::key)
     }
 }
 

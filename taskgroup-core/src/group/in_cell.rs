@@ -9,7 +9,9 @@ use std::task::{Context, Poll, Waker};
 
 use super::cell::TaskCell;
 use super::ending::{Ending, conclude, drop_future};
+use super::limit::InLine;
 use super::shared::Shared;
+use crate::cancel_reason::CancelReason;
 use crate::task_error::TaskError;
 use crate::task_output::TaskOutput;
 
@@ -17,10 +19,11 @@ use crate::task_output::TaskOutput;
 pub(super) struct SettleOnDrop<T>(Arc<TaskCell<T>>);
 
 impl<T> SettleOnDrop<T> {
-    /// Stores the result unless the handle is gone (it is not `Clone`: nobody can read it).
-    fn settle(&self, result: Result<T, TaskError>) {
+    /// Stores the result unless the handle is gone (it is not `Clone`: nobody can read it); a
+    /// cancelled child with no reason of its handle's keeps `why()`.
+    fn settle(&self, result: Result<T, TaskError>, why: impl FnOnce() -> Option<CancelReason>) {
         if Arc::strong_count(&self.0) > 1 {
-            self.0.complete(result);
+            self.0.complete(result, why);
         }
     }
 }
@@ -28,7 +31,7 @@ impl<T> SettleOnDrop<T> {
 impl<T> Drop for SettleOnDrop<T> {
     fn drop(&mut self) {
         // No-op after the child stored its result.
-        self.settle(Err(TaskError::Cancelled));
+        self.settle(Err(TaskError::Cancelled), || None);
     }
 }
 
@@ -43,7 +46,8 @@ pin_project_lite::pin_project! {
         cell: SettleOnDrop<T>,
         shared: Arc<Shared>,
         name: Option<Arc<str>>,
-        id: fn() -> Option<tokio::task::Id>,
+        // A local child (polled by the scope, no task id), or a queued one (on the runtime).
+        local: bool,
         // The waker a cancel request wakes: the one of the latest `Pending` poll.
         waker: Option<Waker>,
     }
@@ -51,11 +55,29 @@ pin_project_lite::pin_project! {
     impl<F, T> PinnedDrop for InCell<F, T> {
         fn drop(this: Pin<&mut Self>) {
             let mut this = this.project();
+            if *this.local && this.waker.is_some() {
+                this.shared.waiting.local_ended();
+            }
             if this.future.as_mut().as_pin_mut().is_some() {
-                if let Err(payload) = drop_future(this.future) {
-                    let panic = Ending::panicked(&*payload);
-                    this.cell
-                        .settle(conclude(this.shared, panic, this.name.as_ref(), (this.id)()));
+                let id = if *this.local { None } else { tokio::task::try_id() };
+                match drop_future(this.future) {
+                    Err(payload) => {
+                        let panic = Ending::panicked(&*payload);
+                        let ended = conclude(this.shared, panic, this.name.as_ref(), id);
+                        this.cell.settle(ended, || None);
+                    }
+                    // Dropped unfinished: by its group (which has a reason), or, on the
+                    // runtime, by the runtime shutting down. A local child is dropped by its
+                    // scope, which the group's reason covers.
+                    Ok(()) => {
+                        let shared = &**this.shared;
+                        let local = *this.local;
+                        this.cell.settle(Err(TaskError::Cancelled), || {
+                            shared
+                                .cancel_reason()
+                                .or((!local).then_some(CancelReason::RuntimeShutdown))
+                        });
+                    }
                 }
             }
         }
@@ -70,7 +92,7 @@ impl<F, T> InCell<F, T> {
             cell: SettleOnDrop(cell),
             shared,
             name: None,
-            id: || None,
+            local: true,
             waker: None,
         }
     }
@@ -87,7 +109,7 @@ impl<F, T> InCell<F, T> {
             cell: SettleOnDrop(cell),
             shared,
             name,
-            id: tokio::task::try_id,
+            local: false,
             waker: None,
         }
     }
@@ -116,6 +138,9 @@ where
                     // the registration re-reads the request, so none is lost. A local
                     // child's waker changes once, after its first poll (see `ReadySet`).
                     if !this.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                        if *this.local && this.waker.is_none() {
+                            this.shared.waiting.local_waits();
+                        }
                         *this.waker = Some(cx.waker().clone());
                         cell.set_local_waker(cx.waker().clone());
                     }
@@ -126,12 +151,28 @@ where
             }
         };
         let ending = ending.after_drop(this.future);
-        this.cell.settle(conclude(
-            this.shared,
-            ending,
-            this.name.as_ref(),
-            (this.id)(),
-        ));
+        let id = if *this.local {
+            None
+        } else {
+            tokio::task::try_id()
+        };
+        let shared = &**this.shared;
+        let ended = conclude(shared, ending, this.name.as_ref(), id);
+        this.cell.settle(ended, || shared.cancel_reason());
         Poll::Ready(())
+    }
+}
+
+impl<F, T> InLine for InCell<F, T> {
+    fn name(&self) -> Option<&Arc<str>> {
+        self.name.as_ref()
+    }
+
+    fn cancel_requested(&self) -> bool {
+        self.cell.0.cancel_requested()
+    }
+
+    fn key(&self) -> usize {
+        super::cell::key(&self.cell.0)
     }
 }

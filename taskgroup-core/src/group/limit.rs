@@ -4,13 +4,58 @@
 use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
+
+use tokio::time::Instant;
 
 use crate::task_output::Outcome;
 
+/// What a snapshot reads of a spawned child in line, through the queued future itself (its
+/// name, its handle's cancel request, its cell): nothing is stored for it on the spawn path.
+pub(super) trait InLine {
+    fn name(&self) -> Option<&Arc<str>>;
+    fn cancel_requested(&self) -> bool;
+    /// Its handle's cell (see `cell::key`).
+    fn key(&self) -> usize;
+}
+
+/// The future of a spawned child in line: the child, and what a snapshot reads of it.
+pub(super) trait QueuedChild: Future<Output = Outcome<()>> + InLine + Send {}
+
+impl<C: Future<Output = Outcome<()>> + InLine + Send> QueuedChild for C {}
+
+#[cfg(feature = "tracing")]
+impl<C: InLine> InLine for tracing::instrument::Instrumented<C> {
+    fn name(&self) -> Option<&Arc<str>> {
+        self.inner().name()
+    }
+    fn cancel_requested(&self) -> bool {
+        self.inner().cancel_requested()
+    }
+    fn key(&self) -> usize {
+        self.inner().key()
+    }
+}
+
 /// A spawned child waiting for a slot: not on the runtime yet.
 pub(super) struct Queued {
-    pub(super) future: Pin<Box<dyn Future<Output = Outcome<()>> + Send>>,
+    pub(super) future: Pin<Box<dyn QueuedChild>>,
     pub(super) runtime: tokio::runtime::Handle,
+}
+
+/// A child in line, as a snapshot shows it.
+pub(super) struct InLineChild {
+    /// 1 for the next to start.
+    pub(super) place: usize,
+    /// Local (its future is the group's), or spawned.
+    pub(super) local: bool,
+    /// Shielded: it keeps its place when the group stops.
+    pub(super) shielded: bool,
+    pub(super) name: Option<Arc<str>>,
+    pub(super) cancel_requested: bool,
+    pub(super) key: Option<usize>,
+    /// Since when, in a group that watches for stalls.
+    pub(super) since: Option<Instant>,
 }
 
 /// A child waiting for a slot. A local child's future stays with its group (it may borrow and
@@ -38,9 +83,12 @@ pub(super) enum Freed<Q = Queued> {
 pub(super) struct Limiter<Q = Queued> {
     running: usize,
     limit: usize,
-    queue: VecDeque<Waiter<Q>>,
+    /// Each waiter, and when it came in a group that watches for stalls.
+    queue: VecDeque<(Waiter<Q>, Option<Instant>)>,
     /// Slots handed to local children that the scope has not started yet.
     local_grants: usize,
+    /// The group watches for stalls: a waiter's arrival is timed (no clock read otherwise).
+    timed: bool,
 }
 
 impl<Q> Limiter<Q> {
@@ -50,7 +98,13 @@ impl<Q> Limiter<Q> {
             limit,
             queue: VecDeque::new(),
             local_grants: 0,
+            timed: false,
         }
+    }
+
+    /// Times the waiters from now on (a group that watches for stalls, when its scope starts).
+    pub(super) fn time_arrivals(&mut self) {
+        self.timed = true;
     }
 
     /// Takes a slot if one is free; otherwise the caller queues the child.
@@ -64,12 +118,13 @@ impl<Q> Limiter<Q> {
     }
 
     pub(super) fn enqueue(&mut self, waiter: Waiter<Q>) {
-        self.queue.push_back(waiter);
+        let since = self.timed.then(Instant::now);
+        self.queue.push_back((waiter, since));
     }
 
     /// A slot's holder ended: the slot passes to the oldest waiter, or becomes free.
     pub(super) fn free(&mut self) -> Freed<Q> {
-        match self.queue.pop_front() {
+        match self.queue.pop_front().map(|(waiter, _)| waiter) {
             Some(Waiter::Spawned(next) | Waiter::Shielded(next)) => Freed::Start(next),
             Some(Waiter::Local) => {
                 self.local_grants += 1;
@@ -89,16 +144,19 @@ impl<Q> Limiter<Q> {
 
     /// Everyone waiting, for dropping outside the lock; with `keep_shields`, shielded children
     /// keep their places.
-    pub(super) fn take_queue(&mut self, keep_shields: bool) -> VecDeque<Waiter<Q>> {
-        let queue = std::mem::take(&mut self.queue);
-        if !keep_shields {
-            return queue;
+    pub(super) fn take_queue(
+        &mut self,
+        keep_shields: bool,
+    ) -> impl ExactSizeIterator<Item = Waiter<Q>> + use<Q> {
+        let mut queue = std::mem::take(&mut self.queue);
+        if keep_shields {
+            let (kept, taken) = queue
+                .into_iter()
+                .partition(|(waiter, _)| matches!(waiter, Waiter::Shielded(_)));
+            self.queue = kept;
+            queue = taken;
         }
-        let (kept, taken) = queue
-            .into_iter()
-            .partition(|waiter| matches!(waiter, Waiter::Shielded(_)));
-        self.queue = kept;
-        taken
+        queue.into_iter().map(|(waiter, _)| waiter)
     }
 
     /// The limit itself, and how many children wait for a slot (for snapshots).
@@ -108,5 +166,31 @@ impl<Q> Limiter<Q> {
 
     pub(super) fn running(&self) -> usize {
         self.running
+    }
+}
+
+impl Limiter {
+    /// The children in line, next first (for snapshots, under the group's lock).
+    pub(super) fn line(&self) -> Vec<InLineChild> {
+        self.queue
+            .iter()
+            .enumerate()
+            .map(|(at, (waiter, since))| {
+                let (local, shielded, child) = match waiter {
+                    Waiter::Spawned(queued) => (false, false, Some(&*queued.future)),
+                    Waiter::Shielded(queued) => (false, true, Some(&*queued.future)),
+                    Waiter::Local => (true, false, None),
+                };
+                InLineChild {
+                    place: at + 1,
+                    local,
+                    shielded,
+                    name: child.and_then(|child| child.name().cloned()),
+                    cancel_requested: child.is_some_and(|child| child.cancel_requested()),
+                    key: child.map(|child| child.key()),
+                    since: *since,
+                }
+            })
+            .collect()
     }
 }

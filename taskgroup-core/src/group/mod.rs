@@ -66,7 +66,10 @@ pub use reason::cancel_reason;
 pub use settled::Settled;
 pub(crate) use shared::Shared;
 pub use shield::ShieldExpired;
-pub use snapshot::{ChildSnapshot, GroupSnapshot, GroupState, Snapshot, snapshot};
+pub use snapshot::{
+    ChildSnapshot, ChildSnapshotKind, ChildSnapshotState, GroupSnapshot, GroupState, Snapshot,
+    snapshot,
+};
 pub use spawner::Spawner;
 pub use start::{Ready, StartError};
 pub use supervise::{Restart, RestartError};

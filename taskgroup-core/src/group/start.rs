@@ -129,11 +129,14 @@ struct Waiting<V> {
     slot: Weak<Mutex<Option<ReadySender<V>>>>,
     task: Task<()>,
     shared: Arc<Shared>,
+    /// Its entry among the group's `start()` children not ready yet (for snapshots).
+    starting: u64,
     done: bool,
 }
 
 impl<V> Drop for Waiting<V> {
     fn drop(&mut self) {
+        self.shared.waiting.started(self.starting);
         if self.done {
             return;
         }
@@ -253,11 +256,13 @@ impl<'env, K: Locality> TaskGroup<'env, K> {
             Ok(task) => task,
             Err((why, _)) => return Err(StartError::Refused(why)),
         };
+        let starting = self.shared.waiting.starting(task.id(), task.cell_key());
         let mut waiting = Waiting {
             rx,
             slot: weak,
             task,
             shared: Arc::clone(&self.shared),
+            starting,
             done: false,
         };
         let ready = (&mut waiting.rx).await;

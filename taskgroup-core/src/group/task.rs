@@ -51,13 +51,34 @@ pub struct Task<T> {
 
 enum Repr<T> {
     /// A child on the runtime: tokio's task holds its result, so that a child costs one
-    /// allocation. `group` is `None` once the result was taken.
-    Spawned {
-        handle: tokio::task::JoinHandle<Outcome<T>>,
-        group: Option<Arc<Shared>>,
-    },
+    /// allocation.
+    Spawned(Spawned<T>),
     /// A local child, a child queued behind the limit, or a refused spawn.
     Cell(Arc<TaskCell<T>>),
+}
+
+/// The handle of a child on the runtime. `group` is `None` once the result was taken.
+struct Spawned<T> {
+    handle: tokio::task::JoinHandle<Outcome<T>>,
+    group: Option<Arc<Shared>>,
+}
+
+impl<T> Spawned<T> {
+    /// The result is taken or the handle dropped: a reason its group kept for it can go.
+    fn forget(&mut self) {
+        if let Some(group) = self.group.take() {
+            let handle = &self.handle;
+            group
+                .waiting
+                .handle_gone(|| handle.id(), || handle.is_finished());
+        }
+    }
+}
+
+impl<T> Drop for Spawned<T> {
+    fn drop(&mut self) {
+        self.forget();
+    }
 }
 
 fn joined<T>(joined: Result<Outcome<T>, tokio::task::JoinError>) -> Result<T, TaskError> {
@@ -101,10 +122,10 @@ impl<T> Task<T> {
         name: Option<Arc<str>>,
     ) -> Self {
         Task {
-            repr: Repr::Spawned {
+            repr: Repr::Spawned(Spawned {
                 handle,
                 group: Some(group),
-            },
+            }),
             name,
         }
     }
@@ -162,17 +183,17 @@ impl<T> Task<T> {
     pub fn result(self) -> Result<T, TaskError> {
         match self.repr {
             Repr::Cell(cell) => cell.take(),
-            Repr::Spawned { group: None, .. } => Err(TaskError::Taken),
-            Repr::Spawned {
-                mut handle,
-                group: Some(group),
-            } => {
-                if !finished(&handle, &group) {
+            Repr::Spawned(mut spawned) => {
+                let Some(group) = &spawned.group else {
+                    return Err(TaskError::Taken);
+                };
+                if !finished(&spawned.handle, group) {
                     return Err(TaskError::Pending);
                 }
                 let mut cx = Context::from_waker(Waker::noop());
                 // Unconstrained: a finished handle must not report `Pending` for lack of budget.
-                match Pin::new(&mut tokio::task::unconstrained(&mut handle)).poll(&mut cx) {
+                let handle = &mut spawned.handle;
+                match Pin::new(&mut tokio::task::unconstrained(handle)).poll(&mut cx) {
                     Poll::Ready(out) => joined(out),
                     Poll::Pending => Err(TaskError::Pending),
                 }
@@ -180,18 +201,59 @@ impl<T> Task<T> {
         }
     }
 
-    /// Why the child's group stopped its children, if it did (see
-    /// [`CancelReason`](crate::CancelReason)): for a child whose result is
-    /// [`Cancelled`](TaskError::Cancelled), why. `None` while the group runs, when it ended
-    /// without stopping, for a child cancelled through its own handle (you did that), and
-    /// for a local or queued child and once the result was taken (ask the group:
-    /// [`TaskGroup::cancel_reason`](crate::TaskGroup::cancel_reason)).
+    /// Why the child was stopped (see [`CancelReason`](crate::CancelReason)): for a child
+    /// whose result is [`Cancelled`](TaskError::Cancelled), why. Read it before taking the
+    /// result: [`TaskError::Cancelled`] carries none, and `None` comes once the result was
+    /// taken.
+    ///
+    /// - [`TaskCancelled`](crate::CancelReason::TaskCancelled), with its reason, for a child
+    ///   cancelled through this handle ([`cancel`](Task::cancel), [`cancel_with`](Task::cancel_with)).
+    /// - [`RuntimeShutdown`](crate::CancelReason::RuntimeShutdown) for a spawned child that the
+    ///   tokio runtime dropped while shutting down.
+    /// - Otherwise its group's reason, once the group stopped. For a spawned child that is
+    ///   the group's reason whenever it stopped, also after the child ended on its own; a
+    ///   local or queued child gives the reason its group had when it ended cancelled.
+    ///
+    /// `None` while the group runs and nothing stopped the child, and after a scope that ended
+    /// without stopping.
+    ///
+    /// # Panics
+    /// Never.
+    ///
+    /// # Examples
+    /// ```
+    /// # use taskgroup_core as taskgroup;
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use taskgroup::{CancelReason, TaskError, TaskGroup};
+    ///
+    /// let tg = TaskGroup::builder().limit(1).build();
+    /// let (first, queued) = tg
+    ///     .run(async {
+    ///         let first = tg.spawn(std::future::pending::<()>());
+    ///         let queued = tg.spawn(async {}); // waits behind the limit
+    ///         tg.cancel_with("shutting down");
+    ///         Ok::<_, std::io::Error>((first, queued))
+    ///     })
+    ///     .await
+    ///     .unwrap();
+    /// for task in [first, queued] {
+    ///     let why = task.cancel_reason().map(|why| why.to_string());
+    ///     assert_eq!(why.as_deref(), Some("cancelled: shutting down"));
+    ///     assert_eq!(task.result(), Err(TaskError::Cancelled));
+    /// }
+    /// # }
+    /// ```
     pub fn cancel_reason(&self) -> Option<crate::CancelReason> {
         match &self.repr {
-            Repr::Spawned {
-                group: Some(group), ..
-            } => group.cancel_reason(),
-            Repr::Spawned { group: None, .. } | Repr::Cell(_) => None,
+            Repr::Spawned(Spawned {
+                handle,
+                group: Some(group),
+            }) => group
+                .waiting
+                .handle_reason(handle.id())
+                .or_else(|| group.cancel_reason()),
+            Repr::Spawned(_) => None,
+            Repr::Cell(cell) => cell.cancel_reason(),
         }
     }
 
@@ -220,11 +282,11 @@ impl<T> Task<T> {
     /// ```
     pub fn is_finished(&self) -> bool {
         match &self.repr {
-            Repr::Spawned {
+            Repr::Spawned(Spawned {
                 handle,
                 group: Some(group),
-            } => finished(handle, group),
-            Repr::Spawned { handle, .. } => handle.is_finished(),
+            }) => finished(handle, group),
+            Repr::Spawned(spawned) => spawned.handle.is_finished(),
             Repr::Cell(cell) => cell.is_done(),
         }
     }
@@ -246,6 +308,9 @@ impl<T> Task<T> {
     /// Dropping the future runs its destructors; a panic in one is the child's
     /// [`TaskPanic`](crate::TaskPanic) in the group and [`TaskError::Panicked`] in the handle.
     /// Cancelling a child that has already ended, or cancelling it again, changes nothing.
+    /// [`cancel_reason`](Task::cancel_reason) then says
+    /// [`TaskCancelled`](crate::CancelReason::TaskCancelled); to give a reason, use
+    /// [`cancel_with`](Task::cancel_with).
     ///
     /// # Panics
     /// Never.
@@ -272,9 +337,65 @@ impl<T> Task<T> {
     /// # }
     /// ```
     pub fn cancel(&self) {
+        self.cancel_because(None);
+    }
+
+    /// [`cancel`](Task::cancel), with a reason that this handle's
+    /// [`cancel_reason`](Task::cancel_reason) gives back as
+    /// [`CancelReason::TaskCancelled`](crate::CancelReason::TaskCancelled). The first cancel
+    /// wins: a later reason changes nothing, and neither does one for a child that has ended.
+    ///
+    /// # Panics
+    /// Never.
+    ///
+    /// # Examples
+    /// ```
+    /// # use taskgroup_core as taskgroup;
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use taskgroup::{TaskError, TaskGroup};
+    ///
+    /// let tg = TaskGroup::new();
+    /// let stale = tg
+    ///     .run(async {
+    ///         let stale = tg.spawn(std::future::pending::<()>());
+    ///         stale.cancel_with("a newer request replaced it");
+    ///         Ok::<_, std::io::Error>(stale)
+    ///     })
+    ///     .await
+    ///     .unwrap(); // the group went on: no failure, no stop
+    /// assert!(tg.cancel_reason().is_none());
+    /// assert_eq!(
+    ///     stale.cancel_reason().unwrap().to_string(),
+    ///     "cancelled through its handle: a newer request replaced it"
+    /// );
+    /// assert_eq!(stale.result(), Err(TaskError::Cancelled));
+    /// # }
+    /// ```
+    pub fn cancel_with(&self, reason: impl Into<Arc<str>>) {
+        self.cancel_because(Some(reason.into()));
+    }
+
+    fn cancel_because(&self, reason: Option<Arc<str>>) {
         match &self.repr {
-            Repr::Spawned { handle, .. } => handle.abort(),
-            Repr::Cell(cell) => cell.request_cancel(),
+            Repr::Spawned(Spawned { handle, group }) => {
+                // Kept before the abort: the child's drop reads it (see `CancelReason`).
+                if let Some(group) = group {
+                    if !handle.is_finished() {
+                        group.waiting.handle_cancelled(handle.id(), reason);
+                    }
+                }
+                handle.abort();
+            }
+            Repr::Cell(cell) => cell.request_cancel(reason),
+        }
+    }
+
+    /// Identifies the cell of a local or queued child (its address), as the group's line
+    /// shows it; `None` for a child on the runtime.
+    pub(super) fn cell_key(&self) -> Option<usize> {
+        match &self.repr {
+            Repr::Cell(cell) => Some(super::cell::key(cell)),
+            Repr::Spawned(_) => None,
         }
     }
 
@@ -309,7 +430,7 @@ impl<T> Task<T> {
     /// ```
     pub fn id(&self) -> Option<tokio::task::Id> {
         match &self.repr {
-            Repr::Spawned { handle, .. } => Some(handle.id()),
+            Repr::Spawned(spawned) => Some(spawned.handle.id()),
             Repr::Cell(_) => None,
         }
     }
@@ -425,10 +546,10 @@ impl<T> Future for Task<T> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match &mut self.get_mut().repr {
             Repr::Cell(cell) => cell.poll_take(cx),
-            Repr::Spawned { group: None, .. } => Poll::Ready(Err(TaskError::Taken)),
-            Repr::Spawned { handle, group } => match Pin::new(handle).poll(cx) {
+            Repr::Spawned(Spawned { group: None, .. }) => Poll::Ready(Err(TaskError::Taken)),
+            Repr::Spawned(spawned) => match Pin::new(&mut spawned.handle).poll(cx) {
                 Poll::Ready(out) => {
-                    *group = None;
+                    spawned.forget();
                     Poll::Ready(joined(out))
                 }
                 Poll::Pending => Poll::Pending,
@@ -455,5 +576,49 @@ mod tests {
     fn a_handle_is_four_words_at_most() {
         // Held handles count in the memory per task (docs/PERFORMANCE.md).
         assert!(std::mem::size_of::<Task<()>>() <= 32);
+    }
+
+    #[test]
+    fn a_handle_reason_goes_once_the_handle_and_the_child_are_gone() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let tg = crate::TaskGroup::new();
+        let kept = || tg.shared.waiting.reasons_kept();
+        let mut lingering = None;
+        runtime.block_on(async {
+            // The handle goes first: the child's drop takes the reason with it.
+            let first = tg.spawn(std::future::pending::<()>());
+            tokio::task::yield_now().await;
+            first.cancel_with("handle first");
+            drop(first);
+            assert_eq!(kept(), 1);
+            tokio::task::yield_now().await;
+            assert_eq!(kept(), 0);
+            // The child goes first: the handle's drop does.
+            let second = tg.spawn(std::future::pending::<()>());
+            second.cancel();
+            tokio::task::yield_now().await;
+            assert_eq!(kept(), 1);
+            assert!(second.cancel_reason().is_some());
+            drop(second);
+            assert_eq!(kept(), 0);
+            // Taking the result forgets it too.
+            let third = tg.spawn(std::future::pending::<()>());
+            third.cancel();
+            assert_eq!(third.await, Err(TaskError::Cancelled));
+            assert_eq!(kept(), 0);
+            lingering = Some(tg.spawn(std::future::pending::<()>()));
+        });
+        let lingering = lingering.unwrap();
+        // The runtime's shutdown is kept for the handle, until it goes.
+        drop(runtime);
+        assert_eq!(kept(), 1);
+        assert!(matches!(
+            lingering.cancel_reason(),
+            Some(crate::CancelReason::RuntimeShutdown)
+        ));
+        drop(lingering);
+        assert_eq!(kept(), 0);
     }
 }
