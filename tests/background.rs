@@ -498,3 +498,78 @@ async fn background_in_the_dsl() {
     assert_eq!(done, "done");
     assert!(ticks.load(Ordering::SeqCst) >= 2);
 }
+
+#[tokio::test(start_paused = true)]
+async fn background_reason_during_the_groups_grace_is_the_groups() {
+    let seen = Arc::new(std::sync::Mutex::new(None));
+    let tg = TaskGroup::builder().grace(ms(20)).build();
+    let stop = tg.background_token();
+    {
+        let seen = Arc::clone(&seen);
+        tg.spawn_background(async move {
+            stop.cancelled().await;
+            *seen.lock().unwrap() = taskgroup::cancel_reason();
+            Res::Ok(())
+        });
+    }
+    let eg = tg
+        .run(async {
+            tg.spawn_named("worker", async {
+                sleep_ms(3).await;
+                Err::<(), _>(value_error("worker broke"))
+            });
+            Body::Ok(())
+        })
+        .await
+        .unwrap_err();
+    assert!(eg.contains::<ValueError>());
+    let seen = seen.lock().unwrap().take();
+    let Some(CancelReason::Enclosing(outer)) = seen else {
+        panic!("stopped by the group's failure: {seen:?}");
+    };
+    let CancelReason::Failed { task, .. } = *outer else {
+        panic!("{outer:?}");
+    };
+    assert_eq!(task.as_ref().and_then(|t| t.name()), Some("worker"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn background_nested_group_reads_the_enclosing_reason_during_grace() {
+    let seen = Arc::new(std::sync::Mutex::new(None));
+    let tg = TaskGroup::builder().grace(ms(20)).build();
+    let token = tg.token();
+    let eg = {
+        let seen = Arc::clone(&seen);
+        tg.run(async {
+            tg.spawn(async move {
+                let inner = TaskGroup::new();
+                inner
+                    .run(async {
+                        inner.spawn(async move {
+                            token.cancelled().await;
+                            // Cancelled by the enclosing group's token during its grace.
+                            *seen.lock().unwrap() = taskgroup::cancel_reason();
+                        });
+                        Body::Ok(())
+                    })
+                    .await
+            });
+            tg.spawn(async {
+                sleep_ms(1).await;
+                Err::<(), _>(value_error("sibling broke"))
+            });
+            Body::Ok(())
+        })
+        .await
+        .unwrap_err()
+    };
+    assert!(eg.contains::<ValueError>());
+    assert!(
+        matches!(
+            seen.lock().unwrap().as_ref(),
+            Some(CancelReason::Enclosing(outer)) if matches!(**outer, CancelReason::Failed { .. })
+        ),
+        "{:?}",
+        seen.lock().unwrap()
+    );
+}

@@ -118,7 +118,13 @@ impl Teardown {
     pub(super) fn start(shared: &Shared) -> Option<Teardown> {
         let background = lock(&shared.background).take()?;
         let group = &background.group;
-        group.stop_because(Stop::Closed, || CancelReason::ScopeFinished);
+        // A group that was stopped (its grace cancelled the background token already) and then
+        // closed: the background children are stopped for its reason.
+        let why = match shared.cancel_reason() {
+            Some(why) => CancelReason::Enclosing(Box::new(why)),
+            None => CancelReason::ScopeFinished,
+        };
+        group.stop_because(Stop::Closed, || why);
         let grace = match group.config.grace {
             Some(period) if !group.is_aborted() => Some(Box::pin(tokio::time::sleep(period))),
             _ => None,

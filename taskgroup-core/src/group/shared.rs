@@ -454,7 +454,22 @@ impl Shared {
 
     /// Why the group stopped, once it has.
     pub(super) fn cancel_reason(&self) -> Option<CancelReason> {
-        self.why.get().cloned()
+        if let Some(why) = self.why.get() {
+            return Some(why.clone());
+        }
+        // Cancelled through its token alone: an enclosing group stopping with a grace period
+        // cancels the tokens inward and stops nothing else until the grace ends.
+        if !self.token.is_cancelled() {
+            return None;
+        }
+        let mut outer = self.cancelled_with();
+        while let Some(group) = outer {
+            if let Some(why) = group.why.get() {
+                return Some(CancelReason::Enclosing(Box::new(why.clone())));
+            }
+            outer = group.cancelled_with();
+        }
+        None
     }
 
     /// This nested group was stopped by `outer`'s cancellation.
