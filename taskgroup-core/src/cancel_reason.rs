@@ -21,8 +21,8 @@ use crate::leaf::TaskInfo;
 /// handle, before taking the result.
 ///
 /// A handle reads, in this order: the reason given to its own
-/// [`cancel_with`](crate::Task::cancel_with) (or [`cancel`](crate::Task::cancel)), the runtime
-/// shutting down, then its group's reason.
+/// [`cancel_with`](crate::Task::cancel_with) (or [`cancel`](crate::Task::cancel)), its group's
+/// reason, then the runtime shutting down.
 ///
 /// # Examples
 /// ```
@@ -107,9 +107,22 @@ pub enum CancelReason {
     /// instead ([`Dropped`](CancelReason::Dropped)).
     ///
     /// A spawned child tells it apart when tokio drops it unfinished: its group had not
-    /// aborted and its handle had not cancelled it (a cancel through the handle is recorded
-    /// before the abort), so the runtime did. Nothing is added to the child for this: the
-    /// reason is kept by its group, for its handle.
+    /// aborted and its handle had not cancelled it (a cancel through the handle is kept
+    /// before the abort), so the runtime did. Nothing is added to the child, whose size is
+    /// tokio's task cell: the group notes it, once, and the handle of each of its finished
+    /// spawned children reports it, as it reports the group's own reasons, also for a child
+    /// that had ended on its own. A child queued behind the limit records it for itself.
+    ///
+    /// ```
+    /// # use taskgroup_core as taskgroup;
+    /// use taskgroup::{CancelReason, TaskGroup};
+    ///
+    /// let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    /// let tg = TaskGroup::new();
+    /// let idle = runtime.block_on(async { tg.spawn(std::future::pending::<()>()) });
+    /// drop(runtime); // drops the child, unfinished
+    /// assert!(matches!(idle.cancel_reason(), Some(CancelReason::RuntimeShutdown)));
+    /// ```
     RuntimeShutdown,
 }
 

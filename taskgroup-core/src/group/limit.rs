@@ -83,12 +83,14 @@ pub(super) enum Freed<Q = Queued> {
 pub(super) struct Limiter<Q = Queued> {
     running: usize,
     limit: usize,
-    /// Each waiter, and when it came in a group that watches for stalls.
-    queue: VecDeque<(Waiter<Q>, Option<Instant>)>,
+    queue: VecDeque<Waiter<Q>>,
     /// Slots handed to local children that the scope has not started yet.
     local_grants: usize,
     /// The group watches for stalls: a waiter's arrival is timed (no clock read otherwise).
     timed: bool,
+    /// When each waiter came, beside `queue` (as long as it once `timed`; empty otherwise, so
+    /// that the line's entries stay small).
+    arrivals: VecDeque<Option<Instant>>,
 }
 
 impl<Q> Limiter<Q> {
@@ -99,12 +101,16 @@ impl<Q> Limiter<Q> {
             queue: VecDeque::new(),
             local_grants: 0,
             timed: false,
+            arrivals: VecDeque::new(),
         }
     }
 
     /// Times the waiters from now on (a group that watches for stalls, when its scope starts).
     pub(super) fn time_arrivals(&mut self) {
-        self.timed = true;
+        if !self.timed {
+            self.timed = true;
+            self.arrivals = self.queue.iter().map(|_| None).collect();
+        }
     }
 
     /// Takes a slot if one is free; otherwise the caller queues the child.
@@ -117,14 +123,20 @@ impl<Q> Limiter<Q> {
         }
     }
 
+    #[inline]
     pub(super) fn enqueue(&mut self, waiter: Waiter<Q>) {
-        let since = self.timed.then(Instant::now);
-        self.queue.push_back((waiter, since));
+        self.queue.push_back(waiter);
+        if self.timed {
+            self.arrivals.push_back(Some(Instant::now()));
+        }
     }
 
     /// A slot's holder ended: the slot passes to the oldest waiter, or becomes free.
     pub(super) fn free(&mut self) -> Freed<Q> {
-        match self.queue.pop_front().map(|(waiter, _)| waiter) {
+        if self.timed {
+            self.arrivals.pop_front();
+        }
+        match self.queue.pop_front() {
             Some(Waiter::Spawned(next) | Waiter::Shielded(next)) => Freed::Start(next),
             Some(Waiter::Local) => {
                 self.local_grants += 1;
@@ -144,19 +156,24 @@ impl<Q> Limiter<Q> {
 
     /// Everyone waiting, for dropping outside the lock; with `keep_shields`, shielded children
     /// keep their places.
-    pub(super) fn take_queue(
-        &mut self,
-        keep_shields: bool,
-    ) -> impl ExactSizeIterator<Item = Waiter<Q>> + use<Q> {
-        let mut queue = std::mem::take(&mut self.queue);
-        if keep_shields {
-            let (kept, taken) = queue
-                .into_iter()
-                .partition(|(waiter, _)| matches!(waiter, Waiter::Shielded(_)));
-            self.queue = kept;
-            queue = taken;
+    pub(super) fn take_queue(&mut self, keep_shields: bool) -> VecDeque<Waiter<Q>> {
+        let queue = std::mem::take(&mut self.queue);
+        let arrivals = std::mem::take(&mut self.arrivals);
+        if !keep_shields {
+            return queue;
         }
-        queue.into_iter().map(|(waiter, _)| waiter)
+        let kept = |waiter: &Waiter<Q>| matches!(waiter, Waiter::Shielded(_));
+        if self.timed {
+            self.arrivals = queue
+                .iter()
+                .zip(arrivals)
+                .filter(|(waiter, _)| kept(waiter))
+                .map(|(_, since)| since)
+                .collect();
+        }
+        let (kept, taken) = queue.into_iter().partition(kept);
+        self.queue = kept;
+        taken
     }
 
     /// The limit itself, and how many children wait for a slot (for snapshots).
@@ -172,8 +189,10 @@ impl<Q> Limiter<Q> {
 impl Limiter {
     /// The children in line, next first (for snapshots, under the group's lock).
     pub(super) fn line(&self) -> Vec<InLineChild> {
+        let arrivals = self.arrivals.iter().copied().chain(std::iter::repeat(None));
         self.queue
             .iter()
+            .zip(arrivals)
             .enumerate()
             .map(|(at, (waiter, since))| {
                 let (local, shielded, child) = match waiter {
@@ -188,7 +207,7 @@ impl Limiter {
                     name: child.and_then(|child| child.name().cloned()),
                     cancel_requested: child.is_some_and(|child| child.cancel_requested()),
                     key: child.map(|child| child.key()),
-                    since: *since,
+                    since,
                 }
             })
             .collect()

@@ -24,7 +24,7 @@ impl Shared {
     pub(super) fn drop_queue(&self) {
         let Some(limiter) = &self.limiter else { return };
         let keep_shields = !self.is_abandoned();
-        let mut queued = lock(limiter).take_queue(keep_shields);
+        let mut queued = lock(limiter).take_queue(keep_shields).into_iter();
         // One `catch_unwind` for the whole line; after a panic, the rest are still dropped.
         while let Err(payload) = catch_unwind(AssertUnwindSafe(|| queued.by_ref().for_each(drop))) {
             self.record_panic(&*payload);

@@ -51,34 +51,13 @@ pub struct Task<T> {
 
 enum Repr<T> {
     /// A child on the runtime: tokio's task holds its result, so that a child costs one
-    /// allocation.
-    Spawned(Spawned<T>),
+    /// allocation. `group` is `None` once the result was taken.
+    Spawned {
+        handle: tokio::task::JoinHandle<Outcome<T>>,
+        group: Option<Arc<Shared>>,
+    },
     /// A local child, a child queued behind the limit, or a refused spawn.
     Cell(Arc<TaskCell<T>>),
-}
-
-/// The handle of a child on the runtime. `group` is `None` once the result was taken.
-struct Spawned<T> {
-    handle: tokio::task::JoinHandle<Outcome<T>>,
-    group: Option<Arc<Shared>>,
-}
-
-impl<T> Spawned<T> {
-    /// The result is taken or the handle dropped: a reason its group kept for it can go.
-    fn forget(&mut self) {
-        if let Some(group) = self.group.take() {
-            let handle = &self.handle;
-            group
-                .waiting
-                .handle_gone(|| handle.id(), || handle.is_finished());
-        }
-    }
-}
-
-impl<T> Drop for Spawned<T> {
-    fn drop(&mut self) {
-        self.forget();
-    }
 }
 
 fn joined<T>(joined: Result<Outcome<T>, tokio::task::JoinError>) -> Result<T, TaskError> {
@@ -122,10 +101,10 @@ impl<T> Task<T> {
         name: Option<Arc<str>>,
     ) -> Self {
         Task {
-            repr: Repr::Spawned(Spawned {
+            repr: Repr::Spawned {
                 handle,
                 group: Some(group),
-            }),
+            },
             name,
         }
     }
@@ -183,17 +162,17 @@ impl<T> Task<T> {
     pub fn result(self) -> Result<T, TaskError> {
         match self.repr {
             Repr::Cell(cell) => cell.take(),
-            Repr::Spawned(mut spawned) => {
-                let Some(group) = &spawned.group else {
-                    return Err(TaskError::Taken);
-                };
-                if !finished(&spawned.handle, group) {
+            Repr::Spawned { group: None, .. } => Err(TaskError::Taken),
+            Repr::Spawned {
+                mut handle,
+                group: Some(group),
+            } => {
+                if !finished(&handle, &group) {
                     return Err(TaskError::Pending);
                 }
                 let mut cx = Context::from_waker(Waker::noop());
                 // Unconstrained: a finished handle must not report `Pending` for lack of budget.
-                let handle = &mut spawned.handle;
-                match Pin::new(&mut tokio::task::unconstrained(handle)).poll(&mut cx) {
+                match Pin::new(&mut tokio::task::unconstrained(&mut handle)).poll(&mut cx) {
                     Poll::Ready(out) => joined(out),
                     Poll::Pending => Err(TaskError::Pending),
                 }
@@ -208,11 +187,17 @@ impl<T> Task<T> {
     ///
     /// - [`TaskCancelled`](crate::CancelReason::TaskCancelled), with its reason, for a child
     ///   cancelled through this handle ([`cancel`](Task::cancel), [`cancel_with`](Task::cancel_with)).
-    /// - [`RuntimeShutdown`](crate::CancelReason::RuntimeShutdown) for a spawned child that the
-    ///   tokio runtime dropped while shutting down.
     /// - Otherwise its group's reason, once the group stopped. For a spawned child that is
     ///   the group's reason whenever it stopped, also after the child ended on its own; a
     ///   local or queued child gives the reason its group had when it ended cancelled.
+    /// - Otherwise [`RuntimeShutdown`](crate::CancelReason::RuntimeShutdown) for a spawned
+    ///   child once the tokio runtime, shutting down, dropped a child of the group unfinished
+    ///   (this one, or, like a group's reason, another).
+    ///
+    /// A group keeps the reasons of handles that cancelled their children (a few dozen bytes
+    /// each): those of children still running, and of the latest 512 to 1024 that ended, older
+    /// ones going first (a handle has no destructor that could forget its own). A handle read
+    /// after more than 512 newer cancels in its group may give its group's reason instead.
     ///
     /// `None` while the group runs and nothing stopped the child, and after a scope that ended
     /// without stopping.
@@ -245,14 +230,17 @@ impl<T> Task<T> {
     /// ```
     pub fn cancel_reason(&self) -> Option<crate::CancelReason> {
         match &self.repr {
-            Repr::Spawned(Spawned {
+            Repr::Spawned {
                 handle,
                 group: Some(group),
-            }) => group
-                .waiting
-                .handle_reason(handle.id())
-                .or_else(|| group.cancel_reason()),
-            Repr::Spawned(_) => None,
+            } => match group.waiting.handle_reason(handle.id()) {
+                Some(reason) => Some(crate::CancelReason::TaskCancelled { reason }),
+                None => group.cancel_reason().or_else(|| {
+                    (group.waiting.runtime_shut_down() && handle.is_finished())
+                        .then_some(crate::CancelReason::RuntimeShutdown)
+                }),
+            },
+            Repr::Spawned { group: None, .. } => None,
             Repr::Cell(cell) => cell.cancel_reason(),
         }
     }
@@ -282,11 +270,11 @@ impl<T> Task<T> {
     /// ```
     pub fn is_finished(&self) -> bool {
         match &self.repr {
-            Repr::Spawned(Spawned {
+            Repr::Spawned {
                 handle,
                 group: Some(group),
-            }) => finished(handle, group),
-            Repr::Spawned(spawned) => spawned.handle.is_finished(),
+            } => finished(handle, group),
+            Repr::Spawned { handle, .. } => handle.is_finished(),
             Repr::Cell(cell) => cell.is_done(),
         }
     }
@@ -308,7 +296,7 @@ impl<T> Task<T> {
     /// Dropping the future runs its destructors; a panic in one is the child's
     /// [`TaskPanic`](crate::TaskPanic) in the group and [`TaskError::Panicked`] in the handle.
     /// Cancelling a child that has already ended, or cancelling it again, changes nothing.
-    /// [`cancel_reason`](Task::cancel_reason) then says
+    /// Once cancelled, [`cancel_reason`](Task::cancel_reason) says
     /// [`TaskCancelled`](crate::CancelReason::TaskCancelled); to give a reason, use
     /// [`cancel_with`](Task::cancel_with).
     ///
@@ -377,7 +365,7 @@ impl<T> Task<T> {
 
     fn cancel_because(&self, reason: Option<Arc<str>>) {
         match &self.repr {
-            Repr::Spawned(Spawned { handle, group }) => {
+            Repr::Spawned { handle, group } => {
                 // Kept before the abort: the child's drop reads it (see `CancelReason`).
                 if let Some(group) = group {
                     if !handle.is_finished() {
@@ -395,7 +383,7 @@ impl<T> Task<T> {
     pub(super) fn cell_key(&self) -> Option<usize> {
         match &self.repr {
             Repr::Cell(cell) => Some(super::cell::key(cell)),
-            Repr::Spawned(_) => None,
+            Repr::Spawned { .. } => None,
         }
     }
 
@@ -430,7 +418,7 @@ impl<T> Task<T> {
     /// ```
     pub fn id(&self) -> Option<tokio::task::Id> {
         match &self.repr {
-            Repr::Spawned(spawned) => Some(spawned.handle.id()),
+            Repr::Spawned { handle, .. } => Some(handle.id()),
             Repr::Cell(_) => None,
         }
     }
@@ -546,10 +534,10 @@ impl<T> Future for Task<T> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match &mut self.get_mut().repr {
             Repr::Cell(cell) => cell.poll_take(cx),
-            Repr::Spawned(Spawned { group: None, .. }) => Poll::Ready(Err(TaskError::Taken)),
-            Repr::Spawned(spawned) => match Pin::new(&mut spawned.handle).poll(cx) {
+            Repr::Spawned { group: None, .. } => Poll::Ready(Err(TaskError::Taken)),
+            Repr::Spawned { handle, group } => match Pin::new(&mut *handle).poll(cx) {
                 Poll::Ready(out) => {
-                    spawned.forget();
+                    *group = None;
                     Poll::Ready(joined(out))
                 }
                 Poll::Pending => Poll::Pending,
@@ -579,46 +567,39 @@ mod tests {
     }
 
     #[test]
-    fn a_handle_reason_goes_once_the_handle_and_the_child_are_gone() {
+    fn a_group_keeps_a_bounded_number_of_handle_reasons_once_their_children_are_gone() {
+        use super::super::wakers::REASONS_KEPT;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap();
         let tg = crate::TaskGroup::new();
         let kept = || tg.shared.waiting.reasons_kept();
-        let mut lingering = None;
         runtime.block_on(async {
-            // The handle goes first: the child's drop takes the reason with it.
             let first = tg.spawn(std::future::pending::<()>());
-            tokio::task::yield_now().await;
-            first.cancel_with("handle first");
-            drop(first);
-            assert_eq!(kept(), 1);
-            tokio::task::yield_now().await;
-            assert_eq!(kept(), 0);
-            // The child goes first: the handle's drop does.
-            let second = tg.spawn(std::future::pending::<()>());
-            second.cancel();
+            first.cancel_with("first");
             tokio::task::yield_now().await;
             assert_eq!(kept(), 1);
-            assert!(second.cancel_reason().is_some());
-            drop(second);
-            assert_eq!(kept(), 0);
-            // Taking the result forgets it too.
-            let third = tg.spawn(std::future::pending::<()>());
-            third.cancel();
-            assert_eq!(third.await, Err(TaskError::Cancelled));
-            assert_eq!(kept(), 0);
-            lingering = Some(tg.spawn(std::future::pending::<()>()));
+            assert!(first.cancel_reason().is_some());
+            assert_eq!(first.result(), Err(TaskError::Cancelled));
+            // Read or dropped unread, a handle's reason is kept, but never more than the bound
+            // once the children are gone (a handle has no destructor to forget it).
+            for _ in 0..REASONS_KEPT * 3 {
+                tg.spawn(std::future::pending::<()>())
+                    .cancel_with("dropped unread");
+                tokio::task::yield_now().await;
+            }
+            assert!(kept() <= REASONS_KEPT, "{} kept", kept());
+            assert!(kept() >= REASONS_KEPT / 2, "{} kept", kept());
+            // A running child keeps its entry: its drop must see that its handle stopped it.
+            let running: Vec<_> = (0..REASONS_KEPT + 1)
+                .map(|_| tg.spawn(std::future::pending::<()>()))
+                .collect();
+            for task in &running {
+                task.cancel();
+            }
+            assert!(kept() > REASONS_KEPT);
+            tokio::task::yield_now().await;
+            assert!(!tg.shared.waiting.runtime_shut_down());
         });
-        let lingering = lingering.unwrap();
-        // The runtime's shutdown is kept for the handle, until it goes.
-        drop(runtime);
-        assert_eq!(kept(), 1);
-        assert!(matches!(
-            lingering.cancel_reason(),
-            Some(crate::CancelReason::RuntimeShutdown)
-        ));
-        drop(lingering);
-        assert_eq!(kept(), 0);
     }
 }

@@ -7,7 +7,6 @@
 //! apart from its group (its handle's cancel, the runtime shutting down), for its handle.
 
 use std::collections::BTreeMap;
-use std::collections::btree_map::Entry as MapEntry;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::Waker;
@@ -15,8 +14,6 @@ use std::time::Duration;
 
 use tokio::task::Id;
 use tokio::time::Instant;
-
-use crate::cancel_reason::CancelReason;
 
 /// A child's index among the waiting, or none yet.
 pub(super) const NO_SLOT: u32 = u32::MAX;
@@ -76,19 +73,24 @@ pub(super) struct Waiting {
     locals: AtomicUsize,
     /// `start()` children that have not signalled readiness.
     starts: Mutex<Starts>,
-    /// Why a spawned child was stopped apart from its group, by task id, for its handle.
+    /// Why a spawned child was cancelled through its handle, by task id, for that handle.
     reasons: Mutex<BTreeMap<Id, HandleReason>>,
-    /// `reasons.len()`, so that a handle's drop need not lock an empty map.
+    /// `reasons.len()`, so that a child's drop need not lock an empty map.
     reasons_kept: AtomicUsize,
+    /// Tokio dropped a child unfinished that neither the group nor its handle had stopped:
+    /// its runtime shut down.
+    runtime_shut_down: AtomicBool,
 }
 
-/// Set once any group keeps a handle's reason: until then a handle's drop loads only this.
-static KEEPS_REASONS: AtomicBool = AtomicBool::new(false);
+/// Handles' reasons a group keeps, at most, beyond those of children still running. A handle
+/// has no destructor (one measured 1.5% slower spawn and join, and forgetting the reason when
+/// the result is taken made the join path longer too), so a reason goes only when newer ones
+/// push it out, oldest first, once its child is gone; or with the group.
+pub(super) const REASONS_KEPT: usize = 1024;
 
-/// A reason kept for a handle, until both the handle and the child are gone.
+/// A reason kept for a handle.
 struct HandleReason {
-    reason: CancelReason,
-    handle_gone: bool,
+    reason: Option<Arc<str>>,
     child_gone: bool,
 }
 
@@ -206,12 +208,14 @@ impl Waiting {
     }
 
     /// A local child returned `Pending` for the first time (called by the scope's poll only).
+    #[inline]
     pub(super) fn local_waits(&self) {
         let n = self.locals.load(Ordering::Relaxed);
         self.locals.store(n + 1, Ordering::Relaxed);
     }
 
     /// A local child that had waited ended (dropped by the scope only).
+    #[inline]
     pub(super) fn local_ended(&self) {
         let n = self.locals.load(Ordering::Relaxed);
         self.locals.store(n.saturating_sub(1), Ordering::Relaxed);
@@ -256,57 +260,45 @@ impl Waiting {
     pub(super) fn handle_cancelled(&self, id: Id, reason: Option<Arc<str>>) {
         let mut reasons = lock(&self.reasons);
         reasons.entry(id).or_insert(HandleReason {
-            reason: CancelReason::TaskCancelled { reason },
-            handle_gone: false,
+            reason,
             child_gone: false,
         });
+        if reasons.len() > REASONS_KEPT {
+            // The oldest first, of those whose child is gone (a running child's entry tells
+            // its drop that the handle stopped it).
+            let gone: Vec<Id> = reasons
+                .iter()
+                .filter(|(_, entry)| entry.child_gone)
+                .map(|(id, _)| *id)
+                .take(reasons.len() - REASONS_KEPT / 2)
+                .collect();
+            for id in gone {
+                reasons.remove(&id);
+            }
+        }
         self.kept(reasons.len());
     }
 
     /// Tokio dropped child `id` unfinished, and not for its group's abort: its handle
-    /// cancelled it (kept already) or the runtime shut down (kept now).
+    /// cancelled it (kept already), or the runtime shut down.
     pub(super) fn dropped_unfinished(&self, id: Option<Id>) {
-        let Some(id) = id else { return };
-        let mut reasons = lock(&self.reasons);
-        match reasons.entry(id) {
-            MapEntry::Occupied(entry) if entry.get().handle_gone => {
-                entry.remove();
-            }
-            MapEntry::Occupied(mut entry) => entry.get_mut().child_gone = true,
-            MapEntry::Vacant(entry) => {
-                entry.insert(HandleReason {
-                    reason: CancelReason::RuntimeShutdown,
-                    handle_gone: false,
-                    child_gone: true,
-                });
+        if self.keeps_reasons() {
+            let mut reasons = lock(&self.reasons);
+            if let Some(entry) = id.and_then(|id| reasons.get_mut(&id)) {
+                entry.child_gone = true;
+                return;
             }
         }
-        self.kept(reasons.len());
+        self.runtime_shut_down.store(true, Ordering::Relaxed);
     }
 
-    /// The handle of child `id` is gone: its reason goes once the child is gone too.
-    /// (`finished` covers a child that ended in a poll, which never reports its drop; one
-    /// dropped in the instant before tokio marks it finished keeps its entry until the group
-    /// is dropped.)
-    #[inline]
-    pub(super) fn handle_gone(&self, id: impl FnOnce() -> Id, finished: impl FnOnce() -> bool) {
-        if !self.keeps_reasons() {
-            return;
-        }
-        let id = id();
-        let mut reasons = lock(&self.reasons);
-        if let MapEntry::Occupied(mut entry) = reasons.entry(id) {
-            if entry.get().child_gone || finished() {
-                entry.remove();
-            } else {
-                entry.get_mut().handle_gone = true;
-            }
-        }
-        self.kept(reasons.len());
+    /// Whether the runtime of one of its children shut down, dropping it unfinished.
+    pub(super) fn runtime_shut_down(&self) -> bool {
+        self.runtime_shut_down.load(Ordering::Relaxed)
     }
 
-    /// Why child `id` was stopped apart from its group, if it was.
-    pub(super) fn handle_reason(&self, id: Id) -> Option<CancelReason> {
+    /// Why the handle of child `id` cancelled it, if it did: `Some(reason)`.
+    pub(super) fn handle_reason(&self, id: Id) -> Option<Option<Arc<str>>> {
         if !self.keeps_reasons() {
             return None;
         }
@@ -321,15 +313,11 @@ impl Waiting {
         lock(&self.reasons).len()
     }
 
-    #[inline]
     fn keeps_reasons(&self) -> bool {
-        KEEPS_REASONS.load(Ordering::Relaxed) && self.reasons_kept.load(Ordering::Relaxed) != 0
+        self.reasons_kept.load(Ordering::Relaxed) != 0
     }
 
     fn kept(&self, len: usize) {
-        if len != 0 {
-            KEEPS_REASONS.store(true, Ordering::Relaxed);
-        }
         self.reasons_kept.store(len, Ordering::Relaxed);
     }
 }
