@@ -18,6 +18,33 @@ pub enum TaskError {
     /// unless it came from the future's destructor while the task was being cancelled.
     Panicked(String),
     /// The task was cancelled: by [`Task::cancel`](crate::Task::cancel), by the group, or by the scope being dropped.
+    ///
+    /// It carries no reason (a unit variant, so that matching on it stays simple): ask the
+    /// handle, before taking its result, with [`Task::cancel_reason`](crate::Task::cancel_reason)
+    /// (its own cancel, the group's stop, the runtime shutting down); inside a child,
+    /// [`cancel_reason`](crate::cancel_reason); or the group
+    /// ([`TaskGroup::cancel_reason`](crate::TaskGroup::cancel_reason),
+    /// [`ErrorGroup::stopped_by`](crate::ErrorGroup::stopped_by)).
+    ///
+    /// ```
+    /// # use taskgroup_core as taskgroup;
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use taskgroup::{TaskError, TaskGroup};
+    ///
+    /// let tg = TaskGroup::new();
+    /// let task = tg
+    ///     .run(async {
+    ///         let task = tg.spawn(std::future::pending::<()>());
+    ///         task.cancel_with("not needed");
+    ///         Ok::<_, std::io::Error>(task)
+    ///     })
+    ///     .await
+    ///     .unwrap();
+    /// let why = task.cancel_reason().unwrap(); // first: `result` takes the handle
+    /// assert_eq!(task.result(), Err(TaskError::Cancelled));
+    /// assert_eq!(why.to_string(), "cancelled through its handle: not needed");
+    /// # }
+    /// ```
     Cancelled,
     /// The task was spawned after the group stopped accepting tasks, so it never ran.
     NotStarted(crate::SpawnError),

@@ -74,7 +74,7 @@ pub(super) struct Waiting {
     /// `start()` children that have not signalled readiness.
     starts: Mutex<Starts>,
     /// Why a spawned child was cancelled through its handle, by task id, for that handle.
-    reasons: Mutex<BTreeMap<Id, HandleReason>>,
+    reasons: Mutex<Reasons>,
     /// `reasons.len()`, so that a child's drop need not lock an empty map.
     reasons_kept: AtomicUsize,
     /// Tokio dropped a child unfinished that neither the group nor its handle had stopped:
@@ -87,6 +87,13 @@ pub(super) struct Waiting {
 /// the result is taken made the join path longer too), so a reason goes only when newer ones
 /// push it out, oldest first, once its child is gone; or with the group.
 pub(super) const REASONS_KEPT: usize = 1024;
+
+/// The reasons kept for handles, and how many of their children are gone.
+#[derive(Default)]
+struct Reasons {
+    by_id: BTreeMap<Id, HandleReason>,
+    gone: usize,
+}
 
 /// A reason kept for a handle.
 struct HandleReason {
@@ -259,33 +266,40 @@ impl Waiting {
     /// child's drop knows it was not the runtime. The first reason wins.
     pub(super) fn handle_cancelled(&self, id: Id, reason: Option<Arc<str>>) {
         let mut reasons = lock(&self.reasons);
-        reasons.entry(id).or_insert(HandleReason {
+        reasons.by_id.entry(id).or_insert(HandleReason {
             reason,
             child_gone: false,
         });
-        if reasons.len() > REASONS_KEPT {
-            // The oldest first, of those whose child is gone (a running child's entry tells
-            // its drop that the handle stopped it).
-            let gone: Vec<Id> = reasons
-                .iter()
-                .filter(|(_, entry)| entry.child_gone)
-                .map(|(id, _)| *id)
-                .take(reasons.len() - REASONS_KEPT / 2)
-                .collect();
-            for id in gone {
-                reasons.remove(&id);
-            }
-        }
-        self.kept(reasons.len());
+        self.kept(reasons.by_id.len());
     }
 
     /// Tokio dropped child `id` unfinished, and not for its group's abort: its handle
     /// cancelled it (kept already), or the runtime shut down.
     pub(super) fn dropped_unfinished(&self, id: Option<Id>) {
         if self.keeps_reasons() {
-            let mut reasons = lock(&self.reasons);
-            if let Some(entry) = id.and_then(|id| reasons.get_mut(&id)) {
-                entry.child_gone = true;
+            let mut guard = lock(&self.reasons);
+            let reasons = &mut *guard;
+            if let Some(entry) = id.and_then(|id| reasons.by_id.get_mut(&id)) {
+                if !entry.child_gone {
+                    entry.child_gone = true;
+                    reasons.gone += 1;
+                }
+                if reasons.gone > REASONS_KEPT {
+                    // The oldest (task ids grow) of those whose child is gone: a running
+                    // child's entry tells its drop that the handle stopped it. One pass per
+                    // `REASONS_KEPT / 2` ended children.
+                    let evict = reasons.gone - REASONS_KEPT / 2;
+                    let old: Vec<Id> = (reasons.by_id.iter())
+                        .filter(|(_, entry)| entry.child_gone)
+                        .map(|(id, _)| *id)
+                        .take(evict)
+                        .collect();
+                    for id in old {
+                        reasons.by_id.remove(&id);
+                    }
+                    reasons.gone -= evict;
+                }
+                self.kept(reasons.by_id.len());
                 return;
             }
         }
@@ -303,6 +317,7 @@ impl Waiting {
             return None;
         }
         lock(&self.reasons)
+            .by_id
             .get(&id)
             .map(|entry| entry.reason.clone())
     }
@@ -310,7 +325,7 @@ impl Waiting {
     /// How many handles' reasons are kept.
     #[cfg(test)]
     pub(super) fn reasons_kept(&self) -> usize {
-        lock(&self.reasons).len()
+        lock(&self.reasons).by_id.len()
     }
 
     fn keeps_reasons(&self) -> bool {
