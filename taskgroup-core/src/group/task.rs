@@ -565,45 +565,4 @@ mod tests {
         // Held handles count in the memory per task (docs/PERFORMANCE.md).
         assert!(std::mem::size_of::<Task<()>>() <= 32);
     }
-
-    #[test]
-    fn a_group_keeps_a_bounded_number_of_handle_reasons_once_their_children_are_gone() {
-        use super::super::wakers::REASONS_KEPT;
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
-        let tg = crate::TaskGroup::new();
-        let kept = || tg.shared.waiting.reasons_kept();
-        runtime.block_on(async {
-            let first = tg.spawn(std::future::pending::<()>());
-            first.cancel_with("first");
-            tokio::task::yield_now().await;
-            assert_eq!(kept(), 1);
-            assert!(first.cancel_reason().is_some());
-            assert_eq!(first.result(), Err(TaskError::Cancelled));
-            // Read or dropped unread, a handle's reason is kept, but never more than the bound
-            // once the children are gone (a handle has no destructor to forget it).
-            for _ in 0..REASONS_KEPT * 3 {
-                tg.spawn(std::future::pending::<()>())
-                    .cancel_with("dropped unread");
-                tokio::task::yield_now().await;
-            }
-            assert!(kept() <= REASONS_KEPT, "{} kept", kept());
-            assert!(kept() >= REASONS_KEPT / 2, "{} kept", kept());
-            // A running child keeps its entry: its drop must see that its handle stopped it.
-            let running: Vec<_> = (0..REASONS_KEPT + 1)
-                .map(|_| tg.spawn(std::future::pending::<()>()))
-                .collect();
-            for task in &running {
-                task.cancel();
-            }
-            assert!(kept() > REASONS_KEPT);
-            // Once they are gone, theirs are pushed out in turn (in passes, not per cancel).
-            while running.iter().any(|task| !task.is_finished()) {
-                tokio::task::yield_now().await;
-            }
-            assert!(kept() <= REASONS_KEPT, "{} kept", kept());
-            assert!(!tg.shared.waiting.runtime_shut_down());
-        });
-    }
 }
