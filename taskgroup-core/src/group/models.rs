@@ -280,8 +280,12 @@ fn model_background_spawn_racing_close() {
         let made = Arc::new(Mutex::new(false));
         let woken = Arc::new(AtomicBool::new(false));
         let spawner = {
-            let (main, background, made, woken) =
-                (main.clone(), background.clone(), made.clone(), woken.clone());
+            let (main, background, made, woken) = (
+                main.clone(),
+                background.clone(),
+                made.clone(),
+                woken.clone(),
+            );
             thread::spawn(move || {
                 match main.acquire(false, false, false) {
                     Acquire::Counted => {}
