@@ -25,6 +25,9 @@ pub use taskgroup_core::*;
 ///          | policy    (fail_fast | wait_all | first_ok, or `(expr)` of type Policy)
 ///          | limit     (usize, at least 1: children running at once)
 ///          | grace     (a Duration: cancellation signals the token, then aborts after it)
+///          | stall     (a Duration: report a child that waits unpolled this long)
+///          | keep_errors (usize: keep the most recent failures, count the rest)
+///          | on_failure  (an Fn(&Member) + Send + Sync + 'static, called at each failure)
 ///          | local     (true | false: `true` lets tg.spawn_local take non-Send futures,
 ///                       and makes the scope's future non-Send)
 /// CLAUSE  := except* MATCH [| MATCH ...] [as NAME] => EXPR ,

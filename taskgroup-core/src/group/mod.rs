@@ -11,12 +11,16 @@
 //! - `in_cell` and `cell`: local and queued children, whose handle reads a cell.
 //! - `ending`: how a child ended, and recording it.
 //! - `limit`: the concurrency limit's slots and line; `slot`: a slot changing hands.
-//! - `wakers`: the waiting children's wakers.
+//! - `wakers`: the waiting children's wakers, and the reasons handles' cancels gave.
+//! - `snapshot`, `reason`, `deadline`: the live tree, cancel reasons, effective deadlines.
 //! - `arrivals`: local children spawned since the scope last polled; `local`: spawning them.
 //! - `scope`: the future of `run`, one method per step.
 //! - `shield`: children the group's cancellation does not abort; `blocking`: closures on the
 //!   blocking pool, shielded children holding the scope open while they run; `process`
 //!   (feature `process`): OS processes, shielded children that signal and reap their process.
+//! - `background`: children that never keep the scope open, in a group of their own stopped
+//!   after the close; `supervise`: children restarted from a factory; `failures`: the
+//!   failures a group keeps, bounded under `keep_errors`.
 //! - `start`, `spawner`, `task`, `locality`, `control`, `settled`: the public pieces.
 
 use std::collections::VecDeque;
