@@ -101,8 +101,9 @@ async fn taskgroup<W: Wait>(n: usize) -> usize {
         .run(async {
             let mut tasks = Vec::with_capacity(n);
             for i in 0..n {
-                let child = W::child(&gate, i);
-                tasks.push(tg.spawn(async move { Ok::<usize, Infallible>(child.await) }));
+                // The same future every contender spawns: a wrapping `async` block would hold
+                // it as a captured value beside its own awaiting copy, twice its size.
+                tasks.push(tg.spawn_value(W::child(&gate, i)));
             }
             W::after_spawning(&gate, n).await;
             Ok::<_, Infallible>(tasks)

@@ -11,7 +11,8 @@
 //! - `in_cell` and `cell`: local and queued children, whose handle reads a cell.
 //! - `ending`: how a child ended, and recording it.
 //! - `limit`: the concurrency limit's slots and line; `slot`: a slot changing hands.
-//! - `wakers`: the waiting children's wakers, and the reasons handles' cancels gave.
+//! - `wakers`: the waiting children's wakers (in a `chunked_slab`), and the reasons handles'
+//!   cancels gave.
 //! - `snapshot`, `reason`, `deadline`: the live tree, cancel reasons, effective deadlines.
 //! - `arrivals`: local children spawned since the scope last polled; `local`: spawning them.
 //! - `scope`: the future of `run`, one method per step.
@@ -35,6 +36,7 @@ mod background;
 mod blocking;
 mod cell;
 mod child;
+mod chunked_slab;
 mod control;
 mod current;
 mod deadline;

@@ -15,6 +15,8 @@ use std::time::Duration;
 use tokio::task::Id;
 use tokio::time::Instant;
 
+use super::chunked_slab::ChunkedSlab;
+
 /// A child's index among the waiting, or none yet.
 pub(super) const NO_SLOT: u32 = u32::MAX;
 
@@ -58,11 +60,7 @@ impl WaitingChild {
     }
 }
 
-#[derive(Default)]
-struct Slab {
-    entries: Vec<Option<Entry>>,
-    free: Vec<usize>,
-}
+type Slab = ChunkedSlab<Entry>;
 
 /// The waiting children's wakers, and what snapshots and handles read beside them.
 #[derive(Default)]
@@ -138,20 +136,8 @@ impl Waiting {
             id: tokio::task::try_id(),
             seen,
         };
-        let mut slab = lock(&self.slab);
-        let index = match slab.free.pop() {
-            Some(index) => {
-                slab.entries[index] = Some(entry);
-                index
-            }
-            None => {
-                slab.entries.push(Some(entry));
-                slab.entries.len() - 1
-            }
-        };
-        u32::try_from(index)
-            .ok()
-            .filter(|&index| index < NO_SLOT)
+        lock(&self.slab)
+            .insert(entry)
             .expect("fewer than 2^32 - 1 children waiting in one group")
     }
 
@@ -159,7 +145,7 @@ impl Waiting {
     pub(super) fn touch(&self, index: u32) {
         let now = Instant::now();
         let mut slab = lock(&self.slab);
-        if let Some(Some(entry)) = slab.entries.get_mut(index as usize) {
+        if let Some(entry) = slab.get_mut(index) {
             if let Some(seen) = entry.seen.as_deref_mut() {
                 seen.polled = Some(now);
             }
@@ -168,19 +154,15 @@ impl Waiting {
 
     /// Forgets the child at `index`.
     pub(super) fn remove(&self, index: u32) {
-        let mut slab = lock(&self.slab);
-        let index = index as usize;
-        if let Some(slot) = slab.entries.get_mut(index) {
-            if slot.take().is_some() {
-                slab.free.push(index);
-            }
-        }
+        let removed = lock(&self.slab).remove(index);
+        // The waker is dropped outside the lock.
+        drop(removed);
     }
 
     /// Takes every stored waker out, leaving none.
     pub(super) fn take(&self) -> impl Iterator<Item = Waker> {
         let taken = std::mem::take(&mut *lock(&self.slab));
-        taken.entries.into_iter().flatten().map(|entry| entry.waker)
+        taken.into_values().map(|entry| entry.waker)
     }
 
     /// The waiting children idle for `after` or more at `now` that were not reported yet,
@@ -188,7 +170,7 @@ impl Waiting {
     pub(super) fn newly_stalled(&self, now: Instant, after: Duration) -> Vec<WaitingChild> {
         let mut slab = lock(&self.slab);
         let mut stalled = Vec::new();
-        for entry in slab.entries.iter_mut().flatten() {
+        for entry in slab.iter_mut() {
             let Some(seen) = entry.seen.as_deref_mut() else {
                 continue;
             };
@@ -204,12 +186,8 @@ impl Waiting {
 
     /// The children waiting now, oldest first (when timed), then by id.
     pub(super) fn children(&self) -> Vec<WaitingChild> {
-        let mut children: Vec<WaitingChild> = lock(&self.slab)
-            .entries
-            .iter()
-            .flatten()
-            .map(WaitingChild::of)
-            .collect();
+        let mut children: Vec<WaitingChild> =
+            lock(&self.slab).iter().map(WaitingChild::of).collect();
         children.sort_by_key(|child| (child.since, child.id));
         children
     }
