@@ -150,19 +150,29 @@ impl ErrorGroup {
         fn side(
             message: Cow<'static, str>,
             name: Option<Arc<str>>,
-            members: Vec<Member>,
+            mut members: Vec<Member>,
         ) -> Option<ErrorGroup> {
+            members.shrink_to_fit();
             (!members.is_empty()).then(|| ErrorGroup::from_parts(message, members).named(name))
+        }
+        // A side's first member reserves room for every member still to come, so that a large
+        // group's sides never grow (and copy) as they fill; `side` gives the rest back.
+        fn push(side: &mut Vec<Member>, member: Member, to_come: usize) {
+            if side.capacity() == 0 {
+                side.reserve_exact(to_come + 1);
+            }
+            side.push(member);
         }
 
         let mut stack = vec![frame(&mut self)];
         while let Some(top) = stack.last_mut() {
             match top.pending.next() {
                 Some(Member::Leaf(leaf)) => {
+                    let to_come = top.pending.len();
                     if predicate(&leaf) {
-                        top.matched.push(Member::Leaf(leaf));
+                        push(&mut top.matched, Member::Leaf(leaf), to_come);
                     } else {
-                        top.rest.push(Member::Leaf(leaf));
+                        push(&mut top.rest, Member::Leaf(leaf), to_come);
                     }
                 }
                 Some(Member::Group(mut group)) => {
@@ -175,8 +185,13 @@ impl ErrorGroup {
                     let rest = side(done.message, done.name, done.rest);
                     match stack.last_mut() {
                         Some(parent) => {
-                            parent.matched.extend(matched.map(Member::Group));
-                            parent.rest.extend(rest.map(Member::Group));
+                            let to_come = parent.pending.len();
+                            if let Some(matched) = matched {
+                                push(&mut parent.matched, Member::Group(matched), to_come);
+                            }
+                            if let Some(rest) = rest {
+                                push(&mut parent.rest, Member::Group(rest), to_come);
+                            }
                         }
                         None => return (matched, rest),
                     }
