@@ -14,7 +14,8 @@ use crate::task_error::TaskError;
     message = "a child's future must return `()` or `Result<T, E>`, not `{Self}`",
     label = "this future's output is `{Self}`",
     note = "for a plain value, spawn it with `tg.spawn_value(future)` or wrap it in `taskgroup::value(future)`; a `spawn_blocking` closure returns `()` or `Ok::<_, E>(value)`",
-    note = "for an error type `E`, it must be a `std::error::Error + Send + Sync + 'static` or an `ErrorGroup`"
+    note = "for an error type `E`, it must be a `std::error::Error + Send + Sync + 'static` or an `ErrorGroup`",
+    note = "a future that never returns (an endless `loop`, say a background reporter) has output `!`: write it as an `async fn` that returns `Result<(), E>`, its body the loop"
 )]
 pub trait TaskOutput: Send + 'static {
     /// The value a successful task yields.
