@@ -64,9 +64,13 @@ pub struct Leaf {
     /// Where the leaf sits in the group an [`ExceptStar`](crate::ExceptStar) started from
     /// (0: nowhere), so that a re-raised leaf goes back to its place.
     origin: u64,
-    /// When the group recorded it, from the start of its scope.
-    at: Option<Duration>,
+    /// When the group recorded it, from the start of its scope, in nanoseconds (saturating);
+    /// `NOT_RECORDED` if no group did. Packed: a leaf is moved whole at every split.
+    at: u64,
 }
+
+/// [`Leaf`]'s `at` before a group records it.
+const NOT_RECORDED: u64 = u64::MAX;
 
 impl Leaf {
     /// Wraps an error, recording its type's short name (`std::io::Error` gives `Error`).
@@ -76,7 +80,7 @@ impl Leaf {
             type_name: short_type_name(std::any::type_name::<E>()),
             task: None,
             origin: 0,
-            at: None,
+            at: NOT_RECORDED,
         }
     }
 
@@ -99,7 +103,7 @@ impl Leaf {
             type_name,
             task: None,
             origin: 0,
-            at: None,
+            at: NOT_RECORDED,
         }
     }
 
@@ -109,7 +113,7 @@ impl Leaf {
             error,
             task: None,
             origin: 0,
-            at: None,
+            at: NOT_RECORDED,
         }
     }
 
@@ -129,13 +133,17 @@ impl Leaf {
     /// come from tokio's clock, so they follow a paused clock in tests. The timeline form of
     /// a group prints them: [`ErrorGroup::timeline`](crate::ErrorGroup::timeline).
     pub fn recorded_at(&self) -> Option<Duration> {
-        self.at
+        (self.at != NOT_RECORDED).then(|| Duration::from_nanos(self.at))
     }
 
     /// Keeps the first time a group recorded the leaf: an inner scope's time stays when an
     /// outer group records the nested group again.
     pub(crate) fn stamp(&mut self, at: Duration) {
-        self.at.get_or_insert(at);
+        if self.at == NOT_RECORDED {
+            // Nanoseconds to 584 years; a later time is kept as the largest one.
+            self.at = u64::try_from(at.as_nanos())
+                .map_or(NOT_RECORDED - 1, |ns| ns.min(NOT_RECORDED - 1));
+        }
     }
 
     pub(crate) fn origin(&self) -> u64 {
