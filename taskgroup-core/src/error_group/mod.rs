@@ -48,14 +48,21 @@ pub enum AnyError {}
 /// ```
 pub struct ErrorGroup<E: ?Sized = AnyError> {
     message: Cow<'static, str>,
-    /// The name of the group that made it (`TaskGroup::builder().name(..)`, `name =`), if any.
-    name: Option<Arc<str>>,
     members: Vec<Member>,
+    /// Its name and why its task group stopped, when it has either: boxed, so that a group
+    /// (and so every `Member`) stays small, as a split moves each one.
+    about: Option<Box<About>>,
     /// Made by [`reraise`](ErrorGroup::reraise): an `except*` clause puts it back in place.
     reraised: bool,
-    /// Why the task group that made it stopped its children, if it did.
-    stopped_by: Option<Box<CancelReason>>,
     _leaves: PhantomData<fn() -> Box<E>>,
+}
+
+/// What a group made by a task group says of it beyond its message and members.
+struct About {
+    /// The name of the group that made it (`TaskGroup::builder().name(..)`, `name =`), if any.
+    name: Option<Arc<str>>,
+    /// Why the task group that made it stopped its children, if it did.
+    stopped_by: Option<CancelReason>,
 }
 
 /// [`ErrorGroup::new`] was given no members; CPython refuses an empty group too.
@@ -86,23 +93,40 @@ impl ErrorGroup {
         debug_assert!(!members.is_empty());
         ErrorGroup {
             message,
-            name: None,
             members,
+            about: None,
             reraised: false,
-            stopped_by: None,
             _leaves: PhantomData,
         }
     }
 
     /// The same group, named after the task group that made it.
     pub(crate) fn named(mut self, name: Option<Arc<str>>) -> Self {
-        self.name = name;
+        match (&mut self.about, name) {
+            (Some(about), name) => about.name = name,
+            (None, None) => {}
+            (None, name) => {
+                self.about = Some(Box::new(About {
+                    name,
+                    stopped_by: None,
+                }))
+            }
+        }
         self
     }
 
     /// The same group, with why its task group stopped.
     pub(crate) fn stopped(mut self, why: Option<CancelReason>) -> Self {
-        self.stopped_by = why.map(Box::new);
+        match (&mut self.about, why) {
+            (Some(about), why) => about.stopped_by = why,
+            (None, None) => {}
+            (None, why) => {
+                self.about = Some(Box::new(About {
+                    name: None,
+                    stopped_by: why,
+                }))
+            }
+        }
         self
     }
 
@@ -124,7 +148,7 @@ impl ErrorGroup {
 
     /// A new group with this group's message and the given members, as PEP 654's `derive`.
     pub fn derive(&self, members: Vec<Member>) -> Result<ErrorGroup, EmptyGroup> {
-        ErrorGroup::new(self.message.clone(), members).map(|group| group.named(self.name.clone()))
+        ErrorGroup::new(self.message.clone(), members).map(|group| group.named(self.name_arc()))
     }
 
     /// Takes the members out, in order.
@@ -157,7 +181,7 @@ impl<E: ?Sized> ErrorGroup<E> {
     /// # }
     /// ```
     pub fn name(&self) -> Option<&str> {
-        self.name.as_deref()
+        self.about.as_ref().and_then(|about| about.name.as_deref())
     }
 
     /// The number of direct members (never zero); for the errors at every depth of a typed
@@ -272,7 +296,9 @@ impl<E: ?Sized> ErrorGroup<E> {
     /// # }
     /// ```
     pub fn stopped_by(&self) -> Option<&CancelReason> {
-        self.stopped_by.as_deref()
+        self.about
+            .as_ref()
+            .and_then(|about| about.stopped_by.as_ref())
     }
 
     pub(crate) fn is_reraised(&self) -> bool {
@@ -284,9 +310,14 @@ impl<E: ?Sized> ErrorGroup<E> {
         &mut self.members
     }
 
+    /// The name, shared.
+    pub(crate) fn name_arc(&self) -> Option<Arc<str>> {
+        self.about.as_ref().and_then(|about| about.name.clone())
+    }
+
     /// The message and name, to build a group of the same header.
     pub(crate) fn header(&self) -> (Cow<'static, str>, Option<Arc<str>>) {
-        (self.message.clone(), self.name.clone())
+        (self.message.clone(), self.name_arc())
     }
 
     /// The same message and members under another leaf type: the typed view that `split`
@@ -294,10 +325,9 @@ impl<E: ?Sized> ErrorGroup<E> {
     fn retyped<F: ?Sized>(mut self) -> ErrorGroup<F> {
         ErrorGroup {
             message: std::mem::take(&mut self.message),
-            name: self.name.take(),
             members: std::mem::take(&mut self.members),
+            about: self.about.take(),
             reraised: self.reraised,
-            stopped_by: self.stopped_by.take(),
             _leaves: PhantomData,
         }
     }

@@ -30,7 +30,7 @@ impl ErrorGroup {
             let members = std::mem::take(&mut group.members);
             Frame {
                 message: group.message.clone(),
-                name: group.name.clone(),
+                name: group.name_arc(),
                 matched: Vec::new(),
                 rest: Vec::new(),
                 pending: members.into_iter(),
