@@ -24,7 +24,7 @@ use tokio_util::sync::CancellationToken;
 use super::TaskGroup;
 use super::locality::Locality;
 use super::shared::{Shared, lock};
-use super::spawn::refused;
+use super::spawn::or_refused;
 use super::spawner::Spawner;
 use super::state::Stop;
 use super::task::Task;
@@ -167,7 +167,7 @@ impl Drop for Teardown {
     }
 }
 
-/// The handle of a refused background spawn.
+/// Spawns a background child, or resolves the handle at once with why it was refused.
 fn spawn_or_resolve_background<F>(
     shared: &Arc<Shared>,
     name: Option<Arc<str>>,
@@ -177,13 +177,7 @@ where
     F: Future + Send + 'static,
     F::Output: TaskOutput,
 {
-    match shared.spawn_background(name.clone(), future) {
-        Ok(task) => task,
-        Err((why, future)) => {
-            drop(future);
-            refused(why, name)
-        }
-    }
+    or_refused(shared.spawn_background(name.clone(), future), name)
 }
 
 impl<'env, K: Locality> TaskGroup<'env, K> {

@@ -88,7 +88,15 @@ where
     F: Future + Send + 'static,
     F::Output: TaskOutput,
 {
-    match shared.spawn(name.clone(), future) {
+    or_refused(shared.spawn(name.clone(), future), name)
+}
+
+/// The handle of a spawn, or of its refusal (the future dropped unpolled).
+pub(super) fn or_refused<T, F>(
+    spawned: Result<Task<T>, (SpawnError, F)>,
+    name: Option<Arc<str>>,
+) -> Task<T> {
+    match spawned {
         Ok(task) => task,
         Err((why, future)) => {
             drop(future);
