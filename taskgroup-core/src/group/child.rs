@@ -198,18 +198,15 @@ where
         let Some(shared) = guard.shared.take() else {
             return Poll::Ready(Err(None));
         };
-        let result = if !N::RECORDS && matches!(ending, Ending::Value(_)) {
-            match ending {
-                Ending::Value(value) => Ok(value),
-                _ => Err(None),
-            }
-        } else {
-            conclude(&shared, ending, guard.name.name(), tokio::task::try_id()).map_err(|error| {
-                match error {
+        let result = match ending {
+            // A success records nothing, unless it wins a first-ok group (the common case
+            // reads no task id and runs no unwind guard).
+            Ending::Value(value) if !N::RECORDS || !shared.success_stops() => Ok(value),
+            ending => conclude(&shared, ending, guard.name.name(), tokio::task::try_id())
+                .map_err(|error| match error {
                     TaskError::Cancelled => None,
                     error => Some(Box::new(error)),
-                }
-            })
+                }),
         };
         end::<N>(&shared, guard.slot);
         Poll::Ready(result)

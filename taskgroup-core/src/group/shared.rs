@@ -158,6 +158,18 @@ impl Shared {
 
     /// Counts a new child, unless the group refuses spawns.
     pub(super) fn acquire(self: &Arc<Self>) -> Result<(), SpawnError> {
+        if !self.holds_enclosing() {
+            // A group that holds no enclosing one counts in one step: no levels to walk.
+            return match self.state.acquire(false, false, false) {
+                Acquire::Refused { reason, wake_scope } => {
+                    if wake_scope {
+                        self.wake_scope();
+                    }
+                    Err(refusal(reason))
+                }
+                _ => Ok(()),
+            };
+        }
         count_unit(self, false).map_err(refusal)
     }
 
@@ -446,6 +458,12 @@ impl Shared {
     }
 
     /// A child succeeded; under first-ok, `task` won.
+    /// Whether a child's success stops the group (a first-ok group): only then is it recorded.
+    #[inline]
+    pub(super) fn success_stops(&self) -> bool {
+        self.config.policy == Policy::FirstOk
+    }
+
     pub(super) fn succeed(&self, task: impl FnOnce() -> TaskInfo) {
         if self.config.policy == Policy::FirstOk {
             self.stop_because(Stop::Won, || CancelReason::Won { task: Some(task()) });
