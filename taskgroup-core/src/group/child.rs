@@ -202,11 +202,12 @@ where
             // A success records nothing, unless it wins a first-ok group (the common case
             // reads no task id and runs no unwind guard).
             Ending::Value(value) if !N::RECORDS || !shared.success_stops() => Ok(value),
-            ending => conclude(&shared, ending, guard.name.name(), tokio::task::try_id())
-                .map_err(|error| match error {
+            ending => conclude(&shared, ending, guard.name.name(), tokio::task::try_id()).map_err(
+                |error| match error {
                     TaskError::Cancelled => None,
                     error => Some(Box::new(error)),
-                }),
+                },
+            ),
         };
         end::<N>(&shared, guard.slot);
         Poll::Ready(result)
