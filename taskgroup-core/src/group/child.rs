@@ -1,6 +1,10 @@
 //! [`Child`]: the future a spawned child runs on tokio, and the guard that ends its accounting
 //! however it ends.
+// Polls and drops its future through `InPlace`'s unsafe methods, and holds its group as a raw
+// strong count named by the group's index, keeping both contracts with its guard.
+#![allow(unsafe_code)]
 
+use std::any::Any;
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::pin::Pin;
@@ -8,7 +12,9 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use super::current::Lend;
-use super::ending::{Ending, conclude, drop_future};
+use super::ending::{Ending, conclude};
+use super::in_place::InPlace;
+use super::index;
 use super::limit::InLine;
 use super::shared::Shared;
 use super::wakers::NO_SLOT;
@@ -47,14 +53,65 @@ impl ChildKind for RecordedInside {
     }
 }
 
+/// The group's index when the child's accounting is done (never handed out by `index`).
+const ENDED: u32 = u32::MAX;
+
 /// Ends a child's accounting however it ends: completion, abort, panic or runtime shutdown.
+/// Besides a named child's name it is eight bytes, so that a small child fits tokio's smallest
+/// task cell: the group by its index, whose strong count the child holds (the `Arc`'s, kept
+/// as a raw count), and the child's waker slot.
 pub(super) struct ChildGuard<N: ChildKind> {
+    /// The group's index (see `index`) while the child's future is alive; `ENDED` once the
+    /// child has ended in a poll, its future dropped, its accounting done and its count of
+    /// the group given back.
+    group: u32,
     /// Its index among the group's waiting children, or `NO_SLOT`.
     slot: u32,
-    /// `Some` until the child has ended in a poll (its accounting then done), except while it
-    /// is polled (lent to the current-group slot, and put back before the poll returns).
-    shared: Option<Arc<Shared>>,
     name: N,
+}
+
+impl<N: ChildKind> ChildGuard<N> {
+    fn is_alive(&self) -> bool {
+        self.group != ENDED
+    }
+
+    /// The group, while the child is alive.
+    fn shared(&self) -> &Shared {
+        debug_assert!(self.is_alive());
+        // SAFETY: the child holds a strong count of its group until it sets `ENDED`, so the
+        // index is taken and the group alive at that address for as long as `self` is
+        // borrowed.
+        unsafe { &*index::address(self.group) }
+    }
+
+    /// The child's count of its group as an `Arc` again (to lend or to give back), once:
+    /// the caller turns it back into a count ([`keep`](Self::keep)) or marks the child ended.
+    ///
+    /// # Safety
+    /// The child is alive, and no other `Arc` made from its count exists.
+    unsafe fn count(&self) -> Arc<Shared> {
+        // SAFETY: the address came from `Arc::as_ptr` of the group, whose count the child
+        // took with `Arc::into_raw` (see `Child::new`).
+        unsafe { Arc::from_raw(index::address(self.group)) }
+    }
+
+    /// Keeps `shared`, made by [`count`](Self::count), as the child's count again.
+    fn keep(&self, shared: Arc<Shared>) {
+        let address = Arc::into_raw(shared);
+        debug_assert!(std::ptr::eq(address, self.shared()));
+    }
+
+    /// The child's count of its group, taken out for the last time: the child is ended.
+    fn take(&mut self) -> Option<Arc<Shared>> {
+        if !self.is_alive() {
+            return None;
+        }
+        // SAFETY: alive, and the only `Arc` made from the count, since it is marked ended
+        // before anything else runs.
+        let shared = unsafe { self.count() };
+        self.group = ENDED;
+        Some(shared)
+    }
 }
 
 /// The end of a child's accounting: its waker forgotten, its limit slot and its unit of the
@@ -75,24 +132,26 @@ fn end<N: ChildKind>(shared: &Arc<Shared>, slot: u32) {
 
 impl<N: ChildKind> Drop for ChildGuard<N> {
     fn drop(&mut self) {
-        if let Some(shared) = &self.shared {
-            end::<N>(shared, self.slot);
+        let slot = self.slot;
+        if let Some(shared) = self.take() {
+            end::<N>(&shared, slot);
         }
     }
 }
 
 pin_project_lite::pin_project! {
-    /// A child on the runtime: the user's future and the group (plus the name of a named
-    /// child), so that a small future fits tokio's smallest task cell. Its output is the
-    /// task's result, which tokio keeps for the handle. The future is dropped by the child
-    /// itself, as soon as it ends, so that a panic in its destructor is the child's panic, in
-    /// the group and in the handle alike.
+    /// A child on the runtime: the user's future, the group's index and the child's waker
+    /// slot (plus the name of a named child), so that a future of up to 16 bytes fits tokio's
+    /// smallest task cell. Its output is the task's result, which tokio keeps for the handle.
+    /// The future is dropped by the child itself, as soon as it ends, so that a panic in its
+    /// destructor is the child's panic, in the group and in the handle alike.
     pub(super) struct Child<F, N>
     where
         N: ChildKind,
     {
+        // Alive exactly while the guard is (its group not `ENDED`).
         #[pin]
-        future: Option<F>,
+        future: InPlace<F>,
         guard: ChildGuard<N>,
     }
 
@@ -103,20 +162,19 @@ pin_project_lite::pin_project! {
         fn drop(this: Pin<&mut Self>) {
             // Reached with the future still there when tokio drops an unfinished child: an
             // abort (from its handle, or the group's seen at a poll), or the runtime shutting
-            // down. A child that ended in a poll has dropped its future already.
-            let mut this = this.project();
-            // Through `&mut`, not `&`: see the scope's poll.
-            if this.future.as_mut().as_pin_mut().is_none() {
+            // down. A child that ended in a poll has dropped its future already. The guard,
+            // dropped after this, ends the accounting.
+            let this = this.project();
+            if !this.guard.is_alive() {
                 return;
             }
-            let Some(shared) = &this.guard.shared else {
-                return;
-            };
+            let shared = this.guard.shared();
             // Not its group's abort: its handle's cancel or the runtime (for the handle).
             if N::RECORDS && (N::SHIELDED || !shared.is_aborted()) {
                 shared.waiting.dropped_unfinished(tokio::task::try_id());
             }
-            if let Err(payload) = drop_future(this.future) {
+            // SAFETY: alive (the guard is), and the child is being dropped: never polled again.
+            if let Err(payload) = drop_in_place(this.future) {
                 let panic = Ending::<()>::panicked(&*payload);
                 let _ = conclude(shared, panic, this.guard.name.name(), tokio::task::try_id());
                 // Tokio catches it: the handle reads the panic, as the group does.
@@ -128,13 +186,23 @@ pin_project_lite::pin_project! {
     }
 }
 
+/// Drops a child's future in place; the payload if its destructor panicked.
+fn drop_in_place<F>(future: Pin<&mut InPlace<F>>) -> Result<(), Box<dyn Any + Send>> {
+    // SAFETY: each caller drops an alive future once and never polls it again (see the
+    // callers: the guard is marked ended, or the child dropped, right after).
+    catch_unwind(AssertUnwindSafe(|| unsafe { future.drop_in_place() }))
+}
+
 impl<F, N: ChildKind> Child<F, N> {
     pub(super) fn new(future: F, shared: Arc<Shared>, name: N) -> Self {
+        let group = shared.index();
+        // The child's strong count, kept raw: given back by the guard (see `ChildGuard`).
+        let _ = Arc::into_raw(shared);
         Child {
-            future: Some(future),
+            future: InPlace::new(future),
             guard: ChildGuard {
+                group,
                 slot: NO_SLOT,
-                shared: Some(shared),
                 name,
             },
         }
@@ -144,13 +212,21 @@ impl<F, N: ChildKind> Child<F, N> {
 /// A queued child is read in line through its `InCell` (see `limit`).
 impl<F: InLine, N: ChildKind> InLine for Child<F, N> {
     fn name(&self) -> Option<&Arc<str>> {
-        self.future.as_ref().and_then(InLine::name)
+        self.alive().and_then(InLine::name)
     }
     fn cancel_requested(&self) -> bool {
-        self.future.as_ref().is_some_and(InLine::cancel_requested)
+        self.alive().is_some_and(InLine::cancel_requested)
     }
     fn key(&self) -> usize {
-        self.future.as_ref().map_or(0, InLine::key)
+        self.alive().map_or(0, InLine::key)
+    }
+}
+
+impl<F, N: ChildKind> Child<F, N> {
+    /// The future, while it is alive.
+    fn alive(&self) -> Option<&F> {
+        // SAFETY: alive while the guard is.
+        self.guard.is_alive().then(|| unsafe { self.future.get() })
     }
 }
 
@@ -165,22 +241,24 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
         let guard = this.guard;
-        let aborted = guard
-            .shared
-            .as_ref()
-            .is_none_or(|shared| !N::SHIELDED && shared.is_aborted());
-        if aborted {
+        if !guard.is_alive() || (!N::SHIELDED && guard.shared().is_aborted()) {
             // Tokio reads a cancellation and drops the child, whose `Drop` drops the future: a
             // panic in its destructor is then the child's, in the group and in the handle.
             return Poll::Ready(Err(None));
         }
-        // Groups created while this child is polled are nested in its group.
-        let lent = Lend::new(&mut guard.shared);
-        let Some(future) = this.future.as_mut().as_pin_mut() else {
-            return Poll::Ready(Err(None));
-        };
-        let polled = catch_unwind(AssertUnwindSafe(|| future.poll(cx)));
-        drop(lent);
+        // Groups created while this child is polled are nested in its group: the child's
+        // count is lent to the thread for the poll, and kept again after.
+        // SAFETY: alive, and this is the only `Arc` made from the count until `keep`.
+        let mut lent = Some(unsafe { guard.count() });
+        let lend = Lend::new(&mut lent);
+        // SAFETY: alive (the guard is); dropped only below, once.
+        let polled = catch_unwind(AssertUnwindSafe(|| unsafe {
+            this.future.as_mut().poll(cx)
+        }));
+        drop(lend);
+        if let Some(shared) = lent {
+            guard.keep(shared);
+        }
         let ending = match polled {
             Ok(Poll::Pending) => {
                 // A shield is not woken by an abort: its waker need not be known.
@@ -193,9 +271,9 @@ where
             Err(payload) => Ending::panicked(&*payload),
         };
         // Drop the future before recording the ending: a panic in its destructor is the
-        // child's panic (the first panic wins).
-        let ending = ending.after_drop(this.future);
-        let Some(shared) = guard.shared.take() else {
+        // child's panic (the first panic wins). The guard is marked ended right after.
+        let ending = ending.after(drop_in_place(this.future.as_mut()));
+        let Some(shared) = guard.take() else {
             return Poll::Ready(Err(None));
         };
         let result = match ending {
@@ -218,7 +296,7 @@ where
 /// group, so that a cancellation can wake it (once: a tokio task's waker stays valid). In a
 /// group that watches for stalls, a later `Pending` records the poll.
 fn register<N: ChildKind>(guard: &mut ChildGuard<N>, cx: &Context<'_>) {
-    let Some(shared) = &guard.shared else { return };
+    let shared = guard.shared();
     let watch = shared.config.stall.is_some();
     if guard.slot != NO_SLOT {
         if watch {
@@ -226,13 +304,14 @@ fn register<N: ChildKind>(guard: &mut ChildGuard<N>, cx: &Context<'_>) {
         }
         return;
     }
-    guard.slot = shared
+    let slot = shared
         .waiting
         .register(cx.waker(), guard.name.name(), watch);
     // An abort that came before the registration did not see this waker.
     if shared.is_aborted() {
         cx.waker().wake_by_ref();
     }
+    guard.slot = slot;
 }
 
 #[cfg(test)]
@@ -338,5 +417,144 @@ mod tests {
             assert!(matches!(results[1], Err(TaskError::Panicked(_))));
             assert_eq!(results[2], Err(TaskError::Cancelled));
         });
+    }
+
+    #[test]
+    fn child_lends_its_group_to_a_group_made_inside_it_and_keeps_it() {
+        let sum = runtime().block_on(async {
+            let tg = TaskGroup::new();
+            tg.run(async {
+                let outer = tg.spawn(async {
+                    // Made while the child is polled: nested in the child's group, which it
+                    // clones from the thread's current group.
+                    let inner = TaskGroup::new();
+                    let tasks = inner
+                        .run(async {
+                            let a = inner.spawn(async { Ok::<_, std::io::Error>(1) });
+                            let b = inner.spawn(async {
+                                tokio::task::yield_now().await;
+                                Ok::<_, std::io::Error>(2)
+                            });
+                            Ok::<_, std::io::Error>((a, b))
+                        })
+                        .await?;
+                    Ok::<_, crate::ErrorGroup>(
+                        tasks.0.result().unwrap() + tasks.1.result().unwrap(),
+                    )
+                });
+                tokio::task::yield_now().await;
+                Ok::<_, std::io::Error>(outer)
+            })
+            .await
+            .unwrap()
+            .result()
+            .unwrap()
+        });
+        assert_eq!(sum, 3);
+    }
+
+    #[test]
+    fn child_aborted_by_its_group_or_left_to_the_runtime_drops_its_future_once() {
+        DROPS_ABORTED.store(0, Ordering::SeqCst);
+        let rt = runtime();
+        let errors = rt.block_on(async {
+            let tg = TaskGroup::new();
+            tg.run(async {
+                for _ in 0..3 {
+                    let held = Aborted(Box::new(0));
+                    tg.spawn(async move {
+                        let _held = held;
+                        pending::<()>().await;
+                    });
+                }
+                // Named and unnamed, waiting when the sibling fails.
+                let held = Aborted(Box::new(1));
+                tg.spawn_named("named", async move {
+                    let _held = held;
+                    pending::<()>().await;
+                });
+                tokio::task::yield_now().await;
+                tg.spawn(async { Err::<(), _>(std::io::Error::other("boom")) });
+                Ok::<_, std::io::Error>(())
+            })
+            .await
+            .unwrap_err()
+        });
+        assert_eq!(errors.len(), 1);
+        assert_eq!(DROPS_ABORTED.load(Ordering::SeqCst), 4);
+        // Children of a group whose scope never ran, still waiting when the runtime goes.
+        let tg = TaskGroup::new();
+        rt.block_on(async {
+            for _ in 0..2 {
+                let held = Aborted(Box::new(2));
+                tg.spawn(async move {
+                    let _held = held;
+                    pending::<()>().await;
+                });
+            }
+            tokio::task::yield_now().await;
+        });
+        drop(rt);
+        assert_eq!(DROPS_ABORTED.load(Ordering::SeqCst), 6);
+        drop(tg);
+    }
+
+    #[test]
+    fn children_on_two_workers_end_their_accounting_once() {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .build()
+            .unwrap();
+        let sum = rt.block_on(async {
+            let tg = TaskGroup::builder().limit(3).build();
+            tg.run(async {
+                let tasks: Vec<_> = (0..8)
+                    .map(|i| {
+                        tg.spawn(async move {
+                            if i % 2 == 0 {
+                                tokio::task::yield_now().await;
+                            }
+                            Ok::<_, std::io::Error>(i)
+                        })
+                    })
+                    .collect();
+                Ok::<_, std::io::Error>(tasks)
+            })
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|t| t.result().unwrap())
+            .sum::<i32>()
+        });
+        assert_eq!(sum, 28);
+    }
+
+    static DROPS_ABORTED: AtomicUsize = AtomicUsize::new(0);
+
+    struct Aborted(#[allow(dead_code)] Box<u32>);
+
+    impl Drop for Aborted {
+        fn drop(&mut self) {
+            DROPS_ABORTED.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    /// A future of 16 bytes, as small as an `async move` block capturing one `usize`.
+    struct Sixteen(#[allow(dead_code)] [u64; 2]);
+
+    impl std::future::Future for Sixteen {
+        type Output = ();
+        fn poll(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<()> {
+            std::task::Poll::Ready(())
+        }
+    }
+
+    #[test]
+    fn a_child_adds_eight_bytes_to_its_future() {
+        // Tokio's smallest task cell (128 bytes) takes a future of up to 24 bytes.
+        assert_eq!(std::mem::size_of::<super::Child<Sixteen, ()>>(), 24);
     }
 }

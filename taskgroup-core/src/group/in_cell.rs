@@ -151,13 +151,19 @@ where
             }
         };
         let ending = ending.after_drop(this.future);
-        let id = if *this.local {
-            None
-        } else {
-            tokio::task::try_id()
-        };
         let shared = &**this.shared;
-        let ended = conclude(shared, ending, this.name.as_ref(), id);
+        let ended = match ending {
+            // A success records nothing, unless it wins a first-ok group.
+            Ending::Value(value) if !shared.success_stops() => Ok(value),
+            ending => {
+                let id = if *this.local {
+                    None
+                } else {
+                    tokio::task::try_id()
+                };
+                conclude(shared, ending, this.name.as_ref(), id)
+            }
+        };
         this.cell.settle(ended, || shared.cancel_reason());
         Poll::Ready(())
     }

@@ -43,6 +43,8 @@ mod deadline;
 mod ending;
 mod failures;
 mod in_cell;
+mod in_place;
+mod index;
 mod limit;
 mod local;
 mod locality;

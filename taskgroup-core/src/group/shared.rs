@@ -63,6 +63,8 @@ pub(crate) struct Shared {
     /// This is a group's background group: it holds nothing of its enclosing group's count, and
     /// its failures are that group's.
     is_background: bool,
+    /// The group's index (see `index`), taken by its first child on the runtime.
+    index: OnceLock<u32>,
     pub(super) config: Config,
 }
 
@@ -99,8 +101,17 @@ impl Shared {
             limiter: config.limit.map(|limit| Mutex::new(Limiter::new(limit))),
             background: Mutex::new(None),
             is_background: false,
+            index: OnceLock::new(),
             config,
         }
+    }
+
+    /// The group's index, by which its children on the runtime name it (see `Child`).
+    pub(super) fn index(self: &Arc<Self>) -> u32 {
+        *self.index.get_or_init(|| {
+            super::index::take(Arc::as_ptr(self))
+                .expect("fewer than 2^32 - 1 task groups alive at once")
+        })
     }
 
     /// The background group of this one: nested in it (its cancellation and abort reach the
@@ -527,6 +538,9 @@ fn stamp(member: &mut Member, at: Duration) {
 
 impl Drop for Shared {
     fn drop(&mut self) {
+        if let Some(&index) = self.index.get() {
+            super::index::release(index);
+        }
         // A loop, not recursion: the last reference to a chain of thousands of nested groups
         // drops them one by one.
         let mut next = self.enclosing.take();
