@@ -75,30 +75,19 @@ impl<N: ChildKind> ChildGuard<N> {
         self.group != ENDED
     }
 
-    /// The group, while the child is alive.
-    fn shared(&self) -> &Shared {
+    /// The group's address, while the child is alive.
+    fn address(&self) -> *const Shared {
         debug_assert!(self.is_alive());
         // SAFETY: the child holds a strong count of its group until it sets `ENDED`, so the
-        // index is taken and the group alive at that address for as long as `self` is
-        // borrowed.
-        unsafe { &*index::address(self.group) }
+        // index is taken, and names the group.
+        unsafe { index::address(self.group) }
     }
 
-    /// The child's count of its group as an `Arc` again (to lend or to give back), once:
-    /// the caller turns it back into a count ([`keep`](Self::keep)) or marks the child ended.
-    ///
-    /// # Safety
-    /// The child is alive, and no other `Arc` made from its count exists.
-    unsafe fn count(&self) -> Arc<Shared> {
-        // SAFETY: the address came from `Arc::as_ptr` of the group, whose count the child
-        // took with `Arc::into_raw` (see `Child::new`).
-        unsafe { Arc::from_raw(index::address(self.group)) }
-    }
-
-    /// Keeps `shared`, made by [`count`](Self::count), as the child's count again.
-    fn keep(&self, shared: Arc<Shared>) {
-        let address = Arc::into_raw(shared);
-        debug_assert!(std::ptr::eq(address, self.shared()));
+    /// The group, while the child is alive.
+    fn shared(&self) -> &Shared {
+        // SAFETY: the child's strong count keeps the group alive at that address for as long
+        // as `self` is borrowed.
+        unsafe { &*self.address() }
     }
 
     /// The child's count of its group, taken out for the last time: the child is ended.
@@ -106,9 +95,11 @@ impl<N: ChildKind> ChildGuard<N> {
         if !self.is_alive() {
             return None;
         }
-        // SAFETY: alive, and the only `Arc` made from the count, since it is marked ended
-        // before anything else runs.
-        let shared = unsafe { self.count() };
+        // SAFETY: the address came from `Arc::as_ptr` of the group, whose count the child
+        // took with `Arc::into_raw` (see `Child::new`); it is given back once, since the
+        // child is marked ended before anything else runs (the poll's lent `Arc` is turned
+        // back into the count before the poll returns).
+        let shared = unsafe { Arc::from_raw(self.address()) };
         self.group = ENDED;
         Some(shared)
     }
@@ -241,29 +232,37 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
         let guard = this.guard;
-        if !guard.is_alive() || (!N::SHIELDED && guard.shared().is_aborted()) {
+        if !guard.is_alive() {
+            return Poll::Ready(Err(None));
+        }
+        let address = guard.address();
+        // SAFETY: alive, so the group is (see `ChildGuard::shared`), for the whole poll.
+        let shared = unsafe { &*address };
+        if !N::SHIELDED && shared.is_aborted() {
             // Tokio reads a cancellation and drops the child, whose `Drop` drops the future: a
             // panic in its destructor is then the child's, in the group and in the handle.
             return Poll::Ready(Err(None));
         }
         // Groups created while this child is polled are nested in its group: the child's
         // count is lent to the thread for the poll, and kept again after.
-        // SAFETY: alive, and this is the only `Arc` made from the count until `keep`.
-        let mut lent = Some(unsafe { guard.count() });
+        // SAFETY: the child's count, as an `Arc` once (see `ChildGuard::count`), turned back
+        // into the count below.
+        let mut lent = Some(unsafe { Arc::from_raw(address) });
         let lend = Lend::new(&mut lent);
         // SAFETY: alive (the guard is); dropped only below, once.
         let polled = catch_unwind(AssertUnwindSafe(|| unsafe {
             this.future.as_mut().poll(cx)
         }));
         drop(lend);
-        if let Some(shared) = lent {
-            guard.keep(shared);
+        if let Some(lent) = lent {
+            let kept = Arc::into_raw(lent);
+            debug_assert!(std::ptr::eq(kept, address));
         }
         let ending = match polled {
             Ok(Poll::Pending) => {
                 // A shield is not woken by an abort: its waker need not be known.
                 if !N::SHIELDED {
-                    register(guard, cx);
+                    register(guard, shared, cx);
                 }
                 return Poll::Pending;
             }
@@ -295,8 +294,7 @@ where
 /// A child whose poll returned `Pending` for the first time makes its waker known to the
 /// group, so that a cancellation can wake it (once: a tokio task's waker stays valid). In a
 /// group that watches for stalls, a later `Pending` records the poll.
-fn register<N: ChildKind>(guard: &mut ChildGuard<N>, cx: &Context<'_>) {
-    let shared = guard.shared();
+fn register<N: ChildKind>(guard: &mut ChildGuard<N>, shared: &Shared, cx: &Context<'_>) {
     let watch = shared.config.stall.is_some();
     if guard.slot != NO_SLOT {
         if watch {

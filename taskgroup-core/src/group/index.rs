@@ -35,6 +35,7 @@ static TABLE: [AtomicPtr<AtomicPtr<Shared>>; SEGMENTS] =
     [const { AtomicPtr::new(ptr::null_mut()) }; SEGMENTS];
 
 /// The segment of `index`, and the place in it.
+#[inline]
 fn place(index: u32) -> (usize, usize) {
     let at = index as usize + FIRST;
     let segment = (usize::BITS - 1 - at.leading_zeros()) as usize - FIRST.trailing_zeros() as usize;
@@ -91,6 +92,7 @@ pub(super) fn release(index: u32) {
 /// # Safety
 /// `index` was given by [`take`] and not released: the caller holds a strong count of the
 /// group it names (a child's), which keeps the group, and so its index, alive.
+#[inline]
 pub(super) unsafe fn address(index: u32) -> *const Shared {
     let (segment, at) = place(index);
     // SAFETY: the caller's index was taken, so its segment exists (made before the index was
