@@ -15,6 +15,7 @@ thread_local! {
 }
 
 /// Swaps `slot` with the thread's current group.
+#[inline]
 fn swap(slot: &mut Option<Arc<Shared>>) {
     let _ = CURRENT.try_with(|current| {
         let previous = current.replace(slot.take());
@@ -74,6 +75,7 @@ impl Drop for ShieldMark {
 pub(super) struct Lend<'a>(&'a mut Option<Arc<Shared>>);
 
 impl<'a> Lend<'a> {
+    #[inline]
     pub(super) fn new(slot: &'a mut Option<Arc<Shared>>) -> Self {
         swap(slot);
         Lend(slot)
@@ -81,6 +83,7 @@ impl<'a> Lend<'a> {
 }
 
 impl Drop for Lend<'_> {
+    #[inline]
     fn drop(&mut self) {
         swap(self.0);
     }

@@ -145,6 +145,7 @@ impl Shared {
         self.enclosing.is_some() && !self.is_background
     }
 
+    #[inline]
     pub(super) fn load(&self) -> Snapshot {
         self.state.load()
     }
@@ -158,6 +159,7 @@ impl Shared {
         refusal(self.stop_reason())
     }
 
+    #[inline]
     pub(super) fn is_aborted(&self) -> bool {
         self.load().is_aborted()
     }
@@ -168,6 +170,7 @@ impl Shared {
     }
 
     /// Counts a new child, unless the group refuses spawns.
+    #[inline]
     pub(super) fn acquire(self: &Arc<Self>) -> Result<(), SpawnError> {
         if !self.holds_enclosing() {
             // A group that holds no enclosing one counts in one step: no levels to walk.
@@ -187,6 +190,7 @@ impl Shared {
     /// Uncounts a unit; the last one wakes a waiting scope and gives back this group's hold on
     /// its enclosing group, and so on outwards. A loop, not recursion: a cascade through
     /// thousands of nested groups stays flat.
+    #[inline]
     pub(super) fn release(&self) {
         let mut group = self;
         loop {

@@ -98,9 +98,11 @@ impl Snapshot {
     pub(crate) fn count(self) -> usize {
         self.0 / UNIT
     }
+    #[inline]
     pub(crate) fn is_refusing(self) -> bool {
         self.0 & REFUSE != 0
     }
+    #[inline]
     pub(crate) fn is_aborted(self) -> bool {
         self.0 & ABORT != 0
     }
@@ -159,6 +161,7 @@ impl State {
         State(AtomicUsize::new(0))
     }
 
+    #[inline]
     pub(crate) fn load(&self) -> Snapshot {
         Snapshot(self.0.load(Ordering::Acquire))
     }
@@ -167,6 +170,7 @@ impl State {
     /// a nested group's hold (`hold == true`, never refused: a group nested in this one has a
     /// live child that must keep this scope open). `nested` says whether this group has an
     /// enclosing group, which it must hold while it has a live unit (invariant 5).
+    #[inline]
     pub(crate) fn acquire(&self, nested: bool, hold: bool, have_hold: bool) -> Acquire {
         if !nested {
             // One read-modify-write on the spawn path; a refused spawn uncounts itself.
@@ -206,6 +210,7 @@ impl State {
     }
 
     /// Uncounts a unit.
+    #[inline]
     pub(crate) fn release(&self) -> Release {
         let prev = self.0.fetch_sub(UNIT, Ordering::AcqRel);
         debug_assert!(prev >= UNIT, "a unit released twice");
