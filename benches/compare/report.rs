@@ -268,6 +268,10 @@ impl Report {
              that each runs first, last and in between equally often, and is reversed in every \
              other block of rounds, so that none always runs after the same one (the \
              allocator's state is what the previous contender left).\n\
+             - In the spawning scenarios (spawn+join, yield once, park, nested, limit and ours \
+             against CPython) every sample starts with one unrecorded scope of the same size, \
+             so that a contender is timed on the heap it shaped itself rather than on the \
+             free lists the previous contender left.\n\
              - Every figure is the median, with the smallest and largest sample of the rounds.\n\
              - A ratio is ours over the peer's: the median over the median, both measured in the \
              same rounds of this run. Its spread is the smallest and largest per-round ratio \

@@ -93,8 +93,8 @@ fn async_scoped(n: usize) -> usize {
         .sum()
 }
 
-/// One sample: `reps` rounds of `work(n)`, in ns per task; `work(n)` returns the sum of its
-/// `n` children's values `0..n`.
+/// One sample: `reps` rounds of `work(n)`, in ns per task, after one unrecorded round;
+/// `work(n)` returns the sum of its `n` children's values `0..n`.
 pub fn sample<F, Fut>(
     flavor: Flavor,
     rt: &tokio::runtime::Runtime,
@@ -107,6 +107,10 @@ where
     Fut: Future<Output = usize> + Send,
 {
     let elapsed = flavor.run(rt, async move {
+        // Unrecorded: the sample then times this contender on the heap it shaped itself, not
+        // on the free lists the previous contender left (one 100k scope per sample swung by a
+        // third either way with them).
+        assert_eq!(work(black_box(n)).await, n * (n - 1) / 2);
         let start = Instant::now();
         for _ in 0..reps {
             let sum = work(black_box(n)).await;
