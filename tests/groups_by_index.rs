@@ -9,6 +9,15 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use taskgroup::{ErrorGroup, Policy, TaskError, TaskGroup};
 
+/// Counts its drops in the counter it holds.
+struct Counted(&'static AtomicUsize);
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
 fn two_workers() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -80,12 +89,6 @@ fn groups_made_and_dropped_on_two_workers_each_get_their_childrens_endings() {
 #[test]
 fn a_failure_deep_in_many_groups_cancels_every_child_once() {
     static DROPPED: AtomicUsize = AtomicUsize::new(0);
-    struct Counted;
-    impl Drop for Counted {
-        fn drop(&mut self) {
-            DROPPED.fetch_add(1, Ordering::SeqCst);
-        }
-    }
     let rt = two_workers();
     let spawned = Arc::new(AtomicUsize::new(0));
     let errors = rt.block_on(async {
@@ -99,7 +102,7 @@ fn a_failure_deep_in_many_groups_cancels_every_child_once() {
                         inner
                             .run(async {
                                 for _ in 0..32 {
-                                    let held = Counted;
+                                    let held = Counted(&DROPPED);
                                     spawned.fetch_add(1, Ordering::SeqCst);
                                     inner.spawn(async move {
                                         let _held = held;
@@ -134,19 +137,13 @@ fn a_failure_deep_in_many_groups_cancels_every_child_once() {
 #[test]
 fn children_left_running_when_their_runtime_shuts_down_end_once() {
     static DROPPED: AtomicUsize = AtomicUsize::new(0);
-    struct Counted;
-    impl Drop for Counted {
-        fn drop(&mut self) {
-            DROPPED.fetch_add(1, Ordering::SeqCst);
-        }
-    }
     let rt = two_workers();
     let groups: Vec<TaskGroup> = (0..16).map(|_| TaskGroup::new()).collect();
     let handles = rt.block_on(async {
         let mut handles = Vec::new();
         for tg in &groups {
             for _ in 0..8 {
-                let held = Counted;
+                let held = Counted(&DROPPED);
                 handles.push(tg.spawn(async move {
                     let _held = held;
                     std::future::pending::<()>().await;
