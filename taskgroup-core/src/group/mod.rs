@@ -38,6 +38,7 @@ mod cell;
 mod child;
 mod chunked_slab;
 mod control;
+mod counting;
 mod current;
 mod deadline;
 mod ending;

@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::background::Background;
 use super::limit::Limiter;
-use super::state::{Acquire, Snapshot, State, Stop};
+use super::state::{Snapshot, State, Stop};
 use super::wakers::Waiting;
 use crate::cancel_reason::CancelReason;
 use crate::config::{Config, Deadline, Policy};
@@ -141,7 +141,7 @@ impl Shared {
     }
 
     /// Whether this group holds a unit of its enclosing group's count while it has live units.
-    fn holds_enclosing(&self) -> bool {
+    pub(super) fn holds_enclosing(&self) -> bool {
         self.enclosing.is_some() && !self.is_background
     }
 
@@ -167,42 +167,6 @@ impl Shared {
     /// Whether the scope has returned: every child has ended.
     pub(crate) fn is_closed(&self) -> bool {
         self.load().is_closed()
-    }
-
-    /// Counts a new child, unless the group refuses spawns.
-    #[inline]
-    pub(super) fn acquire(self: &Arc<Self>) -> Result<(), SpawnError> {
-        if !self.holds_enclosing() {
-            // A group that holds no enclosing one counts in one step: no levels to walk.
-            return match self.state.acquire(false, false, false) {
-                Acquire::Refused { reason, wake_scope } => {
-                    if wake_scope {
-                        self.wake_scope();
-                    }
-                    Err(refusal(reason))
-                }
-                _ => Ok(()),
-            };
-        }
-        count_unit(self, false).map_err(refusal)
-    }
-
-    /// Uncounts a unit; the last one wakes a waiting scope and gives back this group's hold on
-    /// its enclosing group, and so on outwards. A loop, not recursion: a cascade through
-    /// thousands of nested groups stays flat.
-    #[inline]
-    pub(super) fn release(&self) {
-        let mut group = self;
-        loop {
-            let release = group.state.release();
-            if release.wake_scope {
-                group.wake_scope();
-            }
-            match (&group.enclosing, release.release_hold) {
-                (Some(outer), true) => group = outer,
-                _ => return,
-            }
-        }
     }
 
     pub(super) fn wake_scope(&self) {
@@ -316,14 +280,6 @@ impl Shared {
             token = Some(made.clone());
         }
         token.unwrap_or_default()
-    }
-
-    /// Counts a unit that is never refused, for work that holds the scope open beside a
-    /// child's own unit: a blocking child's closure, which outlives its child if the child is
-    /// cancelled. Release it with [`release`](Self::release).
-    pub(super) fn hold_open(self: &Arc<Self>) {
-        // A hold is never refused.
-        let _ = count_unit(self, true);
     }
 
     /// Makes every child stop at its next wake-up, and wakes the waiting ones now; and so for
@@ -569,63 +525,5 @@ pub(super) fn refusal(stop: Stop) -> SpawnError {
         Stop::TimedOut => SpawnError::TimedOut,
         Stop::Won => SpawnError::Finished,
         Stop::Closed | Stop::Running => SpawnError::Closed,
-    }
-}
-
-/// Counts one unit in `group`: a child (`hold == false`) or a nested group's hold. A group
-/// with nothing alive that is nested in another takes a hold there first, which may need a
-/// hold further out: the levels waiting for their hold are kept on a list, not the stack.
-fn count_unit(group: &Arc<Shared>, hold: bool) -> Result<(), Stop> {
-    // Levels that asked for a hold on their enclosing group, innermost first.
-    let mut waiting: Vec<(&Arc<Shared>, bool)> = Vec::new();
-    let mut level = group;
-    let mut level_hold = hold;
-    let mut have_hold = false;
-    loop {
-        match level
-            .state
-            .acquire(level.holds_enclosing(), level_hold, have_hold)
-        {
-            Acquire::NeedsHold => {
-                waiting.push((level, level_hold));
-                // `NeedsHold` is only returned for a nested group.
-                let Some(outer) = &level.enclosing else {
-                    unreachable!("a hold asked of a group with no enclosing group")
-                };
-                level = outer;
-                level_hold = true;
-                have_hold = false;
-                continue;
-            }
-            Acquire::Counted => {}
-            Acquire::CountedReturnHold => {
-                if let Some(outer) = &level.enclosing {
-                    outer.release();
-                }
-            }
-            Acquire::Refused { reason, wake_scope } => {
-                // Only a child is refused, and a child is the first level.
-                debug_assert!(waiting.is_empty());
-                if wake_scope {
-                    level.wake_scope();
-                }
-                if have_hold {
-                    if let Some(outer) = &level.enclosing {
-                        outer.release();
-                    }
-                }
-                return Err(reason);
-            }
-        }
-        match waiting.pop() {
-            Some((inner, inner_hold)) => {
-                // The hold on `level` is taken: `inner` is one of its holders.
-                level.add_holder(inner);
-                level = inner;
-                level_hold = inner_hold;
-                have_hold = true;
-            }
-            None => return Ok(()),
-        }
     }
 }
