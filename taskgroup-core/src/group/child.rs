@@ -56,6 +56,13 @@ impl ChildKind for RecordedInside {
 /// The group's index when the child's accounting is done (never handed out by `index`).
 const ENDED: u32 = u32::MAX;
 
+// A child is `Send` whatever its group reference: the raw count it holds stands for an
+// `Arc<Shared>`, which is `Send` only because `Shared` is `Send + Sync`.
+const _: () = {
+    const fn send_and_sync<T: Send + Sync>() {}
+    send_and_sync::<Shared>();
+};
+
 /// Ends a child's accounting however it ends: completion, abort, panic or runtime shutdown.
 /// Besides a named child's name it is eight bytes, so that a small child fits tokio's smallest
 /// task cell: the group by its index, whose strong count the child holds (the `Arc`'s, kept
