@@ -252,8 +252,8 @@ where
         }
         // Groups created while this child is polled are nested in its group: the child's
         // count is lent to the thread for the poll, and kept again after.
-        // SAFETY: the child's count, as an `Arc` once (see `ChildGuard::count`), turned back
-        // into the count below.
+        // SAFETY: the child's own count (see `ChildGuard::take`), as an `Arc` for the poll
+        // only: turned back into the count below, before anything else can take it.
         let mut lent = Some(unsafe { Arc::from_raw(address) });
         let lend = Lend::new(&mut lent);
         // SAFETY: alive (the guard is); dropped only below, once.
