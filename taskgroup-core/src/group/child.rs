@@ -534,6 +534,55 @@ mod tests {
         assert_eq!(sum, 28);
     }
 
+    #[test]
+    fn queued_and_shielded_children_read_and_drop_their_futures_through_the_child() {
+        use std::sync::atomic::AtomicBool;
+        let released = std::sync::Arc::new(AtomicBool::new(false));
+        let wait = |released: std::sync::Arc<AtomicBool>| async move {
+            while !released.load(Ordering::SeqCst) {
+                tokio::task::yield_now().await;
+            }
+        };
+        let (names, shielded, cancelled, errors) = runtime().block_on(async {
+            let tg = TaskGroup::builder().limit(1).build();
+            let mut names = Vec::new();
+            let mut handles = None;
+            let errors = tg
+                .run(async {
+                    tg.spawn(wait(released.clone()));
+                    // Queued behind the limit: the snapshot reads them in line, through the
+                    // child's future.
+                    let queued = tg.spawn_named("queued", wait(released.clone()));
+                    tg.spawn_named("second", wait(released.clone()));
+                    tokio::task::yield_now().await;
+                    names = tg.snapshot().groups[0]
+                        .waiting
+                        .iter()
+                        .filter_map(|child| child.name.as_deref().map(str::to_owned))
+                        .collect();
+                    // Dropped unstarted, through the child.
+                    queued.cancel();
+                    // Queued too; once started, a shield runs to its end through the failure.
+                    let shielded = tg.spawn_shielded(async {
+                        tokio::task::yield_now().await;
+                        Ok::<_, std::io::Error>(5)
+                    });
+                    tg.spawn(async { Err::<(), _>(std::io::Error::other("stop")) });
+                    released.store(true, Ordering::SeqCst);
+                    handles = Some((shielded, queued));
+                    Ok::<_, std::io::Error>(())
+                })
+                .await
+                .unwrap_err();
+            let (shielded, queued) = handles.unwrap();
+            (names, shielded.result(), queued.result(), errors)
+        });
+        assert_eq!(names, ["queued", "second"]);
+        assert_eq!(shielded, Ok(5));
+        assert_eq!(cancelled, Err(TaskError::Cancelled));
+        assert_eq!(errors.leaves().next().unwrap().to_string(), "stop");
+    }
+
     static DROPS_ABORTED: AtomicUsize = AtomicUsize::new(0);
 
     struct Aborted(#[allow(dead_code)] Box<u32>);
