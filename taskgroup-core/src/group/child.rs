@@ -174,7 +174,7 @@ pin_project_lite::pin_project! {
             // SAFETY: alive (the guard is), and the child is being dropped: never polled again.
             if let Err(payload) = drop_in_place(this.future) {
                 let panic = Ending::<()>::panicked(&*payload);
-                let _ = conclude(shared, panic, this.guard.name.name(), tokio::task::try_id());
+                let _ = conclude(shared, panic, this.guard.name.name(), tokio::task::try_id);
                 // Tokio catches it: the handle reads the panic, as the group does.
                 if !std::thread::panicking() {
                     resume_unwind(payload);
@@ -282,17 +282,16 @@ where
         let Some(shared) = guard.take() else {
             return Poll::Ready(Err(None));
         };
-        let result = match ending {
-            // A success records nothing, unless it wins a first-ok group (the common case
-            // reads no task id and runs no unwind guard).
-            Ending::Value(value) if !N::RECORDS || !shared.success_stops() => Ok(value),
-            ending => conclude(&shared, ending, guard.name.name(), tokio::task::try_id()).map_err(
-                |error| match error {
-                    TaskError::Cancelled => None,
-                    error => Some(Box::new(error)),
-                },
-            ),
-        };
+        let result =
+            match ending {
+                // A queued child's success is its `InCell`'s to record.
+                Ending::Value(value) if !N::RECORDS => Ok(value),
+                ending => conclude(&shared, ending, guard.name.name(), tokio::task::try_id)
+                    .map_err(|error| match error {
+                        TaskError::Cancelled => None,
+                        error => Some(Box::new(error)),
+                    }),
+            };
         end::<N>(&shared, guard.slot);
         Poll::Ready(result)
     }

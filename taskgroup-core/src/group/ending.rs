@@ -64,7 +64,24 @@ pub(super) fn is_cancellation(member: &Member) -> bool {
 
 /// Records how a child ended in the group, and returns the result its handle gives. A panic
 /// while recording (an error's `Display`, say) is recorded as the child's panic instead.
+/// `id` is asked for only when something is recorded.
+#[inline]
 pub(super) fn conclude<T>(
+    shared: &Shared,
+    ending: Ending<T>,
+    name: Option<&Arc<str>>,
+    id: impl FnOnce() -> Option<tokio::task::Id>,
+) -> Result<T, TaskError> {
+    match ending {
+        // A success records nothing, unless it wins a first-ok group: no unwind guard, no
+        // task id.
+        Ending::Value(value) if !shared.success_stops() => Ok(value),
+        ending => record_guarded(shared, ending, name, id()),
+    }
+}
+
+/// [`record`], with a panic while recording recorded as the child's panic instead.
+fn record_guarded<T>(
     shared: &Shared,
     ending: Ending<T>,
     name: Option<&Arc<str>>,

@@ -59,7 +59,8 @@ pin_project_lite::pin_project! {
                 this.shared.waiting.local_ended();
             }
             if this.future.as_mut().as_pin_mut().is_some() {
-                let id = if *this.local { None } else { tokio::task::try_id() };
+                let local = *this.local;
+                let id = || if local { None } else { tokio::task::try_id() };
                 match drop_future(this.future) {
                     Err(payload) => {
                         let panic = Ending::panicked(&*payload);
@@ -152,18 +153,9 @@ where
         };
         let ending = ending.after_drop(this.future);
         let shared = &**this.shared;
-        let ended = match ending {
-            // A success records nothing, unless it wins a first-ok group.
-            Ending::Value(value) if !shared.success_stops() => Ok(value),
-            ending => {
-                let id = if *this.local {
-                    None
-                } else {
-                    tokio::task::try_id()
-                };
-                conclude(shared, ending, this.name.as_ref(), id)
-            }
-        };
+        let local = *this.local;
+        let id = || if local { None } else { tokio::task::try_id() };
+        let ended = conclude(shared, ending, this.name.as_ref(), id);
         this.cell.settle(ended, || shared.cancel_reason());
         Poll::Ready(())
     }
