@@ -137,7 +137,7 @@ pub fn as_completed<T>(tasks: impl IntoIterator<Item = Task<T>>) -> AsCompleted<
     let mut set = ReadySet::default();
     for task in tasks {
         // Slots are handed out in order while nothing has finished, so slot = input index.
-        set.push(Box::pin(task));
+        set.push(task);
     }
     AsCompleted { set }
 }

@@ -45,13 +45,13 @@ fn slot_waker(queue: &Arc<Queue>, index: usize) -> Waker {
     }))
 }
 
-struct Slot<F: ?Sized> {
-    future: Pin<Box<F>>,
+struct Slot<F> {
+    future: F,
     /// `None` until the first poll returned `Pending`.
     waker: Option<Waker>,
 }
 
-pub(crate) struct ReadySet<F: ?Sized> {
+pub(crate) struct ReadySet<F> {
     slots: Vec<Option<Slot<F>>>,
     free: Vec<usize>,
     queue: Arc<Queue>,
@@ -62,7 +62,7 @@ pub(crate) struct ReadySet<F: ?Sized> {
     len: usize,
 }
 
-impl<F: ?Sized> Default for ReadySet<F> {
+impl<F> Default for ReadySet<F> {
     fn default() -> Self {
         ReadySet {
             slots: Vec::new(),
@@ -77,20 +77,20 @@ impl<F: ?Sized> Default for ReadySet<F> {
     }
 }
 
-impl<F: ?Sized + Future> ReadySet<F> {
+impl<F: Future + Unpin> ReadySet<F> {
     pub(crate) fn len(&self) -> usize {
         self.len
     }
 
     /// Adds a future; it is polled on the next [`poll_next`](Self::poll_next).
-    pub(crate) fn push(&mut self, future: Pin<Box<F>>) {
+    pub(crate) fn push(&mut self, future: F) {
         let index = self.insert(future, false);
         // A new future needs its first poll: no wake-up, so no lock.
         self.batch.push_back(index);
     }
 
     /// Puts a future in a free slot, with a waker of its own if `own_waker`.
-    fn insert(&mut self, future: Pin<Box<F>>, own_waker: bool) -> usize {
+    fn insert(&mut self, future: F, own_waker: bool) -> usize {
         let index = self.free.pop().unwrap_or(self.slots.len());
         let waker = own_waker.then(|| slot_waker(&self.queue, index));
         let slot = Some(Slot { future, waker });
@@ -107,12 +107,8 @@ impl<F: ?Sized + Future> ReadySet<F> {
     /// then it never enters the set. One that waits is added with a waker of its own, and is
     /// polled again with it at the next [`poll_all`](Self::poll_all) or
     /// [`poll_next`](Self::poll_next).
-    pub(crate) fn poll_new(
-        &mut self,
-        mut future: Pin<Box<F>>,
-        cx: &mut Context<'_>,
-    ) -> Option<F::Output> {
-        if let Poll::Ready(output) = future.as_mut().poll(cx) {
+    pub(crate) fn poll_new(&mut self, mut future: F, cx: &mut Context<'_>) -> Option<F::Output> {
+        if let Poll::Ready(output) = Pin::new(&mut future).poll(cx) {
             return Some(output);
         }
         let index = self.insert(future, true);
@@ -191,8 +187,8 @@ impl<F: ?Sized + Future> ReadySet<F> {
             return None;
         };
         let polled = match waker {
-            Some(waker) => future.as_mut().poll(&mut Context::from_waker(waker)),
-            None => match future.as_mut().poll(&mut Context::from_waker(cx.waker())) {
+            Some(waker) => Pin::new(future).poll(&mut Context::from_waker(waker)),
+            None => match Pin::new(future).poll(&mut Context::from_waker(cx.waker())) {
                 Poll::Pending => {
                     *waker = Some(slot_waker(&self.queue, index));
                     self.fresh.push(index);
@@ -212,7 +208,7 @@ impl<F: ?Sized + Future> ReadySet<F> {
     }
 }
 
-impl<F: ?Sized> ReadySet<F> {
+impl<F> ReadySet<F> {
     /// Drops every future in place.
     pub(crate) fn clear(&mut self) {
         self.slots.clear();
@@ -266,7 +262,7 @@ mod tests {
         let owner_waker = Waker::from(Arc::clone(&owner));
         let mut cx = Context::from_waker(&owner_waker);
         let signal = Arc::new(Signal::default());
-        let mut set: ReadySet<dyn Future<Output = ()>> = ReadySet::default();
+        let mut set: ReadySet<Pin<Box<dyn Future<Output = ()>>>> = ReadySet::default();
         set.push(Box::pin(async {}));
         set.push(wait(Arc::clone(&signal)));
 
@@ -303,7 +299,7 @@ mod tests {
         let owner_waker = Waker::from(Arc::clone(&owner));
         let mut cx = Context::from_waker(&owner_waker);
         let signal = Arc::new(Signal::default());
-        let mut set: ReadySet<dyn Future<Output = ()>> = ReadySet::default();
+        let mut set: ReadySet<Pin<Box<dyn Future<Output = ()>>>> = ReadySet::default();
         set.push(wait(Arc::clone(&signal)));
         assert!(set.poll_all(&mut cx).is_pending());
 

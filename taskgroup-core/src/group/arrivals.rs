@@ -1,24 +1,31 @@
 //! [`Arrivals`]: local children spawned since the scope last polled.
 
 use std::mem;
-use std::pin::Pin;
 
 /// New local children waiting for their first poll: small chunks, newest first, so that a
 /// large batch never needs one large buffer, whose growth makes glibc's allocator merge its
 /// caches of small blocks.
-pub(super) struct Arrivals<F: ?Sized> {
+pub(super) struct Arrivals<F> {
     newest: Option<Box<Chunk<F>>>,
 }
 
-/// 62 boxes: a 992-byte buffer, which glibc serves from its small-block bins.
-const CHUNK: usize = 62;
+/// A chunk's buffer, in bytes at most: glibc serves it from its small-block bins.
+const CHUNK_BYTES: usize = 992;
 
-struct Chunk<F: ?Sized> {
-    items: Vec<Pin<Box<F>>>,
+struct Chunk<F> {
+    items: Vec<F>,
     older: Option<Box<Chunk<F>>>,
 }
 
-impl<F: ?Sized> Drop for Chunk<F> {
+impl<F> Chunk<F> {
+    /// Children per chunk.
+    const LEN: usize = {
+        let len = CHUNK_BYTES / mem::size_of::<F>();
+        if len == 0 { 1 } else { len }
+    };
+}
+
+impl<F> Drop for Chunk<F> {
     fn drop(&mut self) {
         // A loop, not recursion: a list of millions of children stays flat on the stack.
         let mut next = self.older.take();
@@ -28,20 +35,20 @@ impl<F: ?Sized> Drop for Chunk<F> {
     }
 }
 
-impl<F: ?Sized> Default for Arrivals<F> {
+impl<F> Default for Arrivals<F> {
     fn default() -> Self {
         Arrivals { newest: None }
     }
 }
 
-impl<F: ?Sized> Arrivals<F> {
+impl<F> Arrivals<F> {
     /// Adds a child; returns whether it is the first since the list was last taken.
-    pub(super) fn push(&mut self, child: Pin<Box<F>>) -> bool {
+    pub(super) fn push(&mut self, child: F) -> bool {
         let first = self.newest.is_none();
         match &mut self.newest {
-            Some(chunk) if chunk.items.len() < CHUNK => chunk.items.push(child),
+            Some(chunk) if chunk.items.len() < Chunk::<F>::LEN => chunk.items.push(child),
             newest => {
-                let mut items = Vec::with_capacity(CHUNK);
+                let mut items = Vec::with_capacity(Chunk::<F>::LEN);
                 items.push(child);
                 let older = newest.take();
                 *newest = Some(Box::new(Chunk { items, older }));
@@ -55,7 +62,7 @@ impl<F: ?Sized> Arrivals<F> {
     }
 
     /// Every child, oldest first.
-    pub(super) fn into_oldest_first(mut self) -> impl Iterator<Item = Pin<Box<F>>> {
+    pub(super) fn into_oldest_first(mut self) -> impl Iterator<Item = F> {
         let mut oldest = None;
         let mut next = self.newest.take();
         while let Some(mut chunk) = next {
@@ -80,7 +87,10 @@ impl<F: ?Sized> Arrivals<F> {
 mod tests {
     use super::*;
     use std::future::Future;
+    use std::pin::Pin;
     use std::task::{Context, Poll, Waker};
+
+    const CHUNK: usize = Chunk::<Pin<Box<dyn Future<Output = usize> + Send>>>::LEN;
 
     fn numbered(i: usize) -> Pin<Box<dyn Future<Output = usize> + Send>> {
         Box::pin(std::future::ready(i))

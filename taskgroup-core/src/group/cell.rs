@@ -43,32 +43,74 @@ fn cancelled<T>(
 }
 
 /// What identifies a cell (its address), for a snapshot matching a queued child to its handle.
-pub(crate) fn key<T>(cell: &Arc<TaskCell<T>>) -> usize {
-    Arc::as_ptr(cell).cast::<()>() as usize
+pub(crate) fn key<T, X: ?Sized>(cell: &TaskCell<T, X>) -> usize {
+    std::ptr::from_ref(cell).cast::<()>() as usize
+}
+
+/// What a cell holds after its slot, which its handle never touches: nothing, or a local
+/// child's future (see `local_node`), so that a local child is one allocation.
+pub(crate) trait Tail {}
+
+impl Tail for () {}
+
+/// A handle's reference to its cell, whatever follows the slot.
+pub(crate) struct CellRef<T>(Arc<TaskCell<T, dyn Tail>>);
+
+// SAFETY: through a `CellRef` only the slot part of the cell is reached (a `Mutex` of the
+// result, and atomics: `Send` and `Sync` when `T` is `Send`), never the tail; and dropping the
+// tail does nothing (a `()`, or a local child's `ManuallyDrop`ped child, which its owner drops
+// on the scope's thread), so the thread the last handle frees the cell on does not matter.
+#[allow(unsafe_code)]
+unsafe impl<T: Send> Send for CellRef<T> {}
+// SAFETY: as for `Send`: shared access reaches only the slot part.
+#[allow(unsafe_code)]
+unsafe impl<T: Send> Sync for CellRef<T> {}
+
+impl<T> CellRef<T> {
+    /// A handle's reference to a cell with nothing after its slot.
+    pub(crate) fn plain(cell: Arc<TaskCell<T>>) -> Self {
+        CellRef(cell)
+    }
+
+    /// A handle's reference to a cell of any tail. The tail's lifetime is forgotten: the
+    /// caller makes sure that dropping the tail touches nothing of that lifetime (see
+    /// `local_node`), which is all a handle ever does with it.
+    pub(crate) fn any(cell: Arc<TaskCell<T, dyn Tail + '_>>) -> Self {
+        // SAFETY: the same fat pointer with a longer lifetime on its vtable's type; the handle
+        // never reaches the tail, and the caller's tail drops nothing (see above).
+        #[allow(unsafe_code)]
+        let cell = unsafe {
+            std::mem::transmute::<Arc<TaskCell<T, dyn Tail + '_>>, Arc<TaskCell<T, dyn Tail>>>(cell)
+        };
+        CellRef(cell)
+    }
+}
+
+impl<T> std::ops::Deref for CellRef<T> {
+    type Target = TaskCell<T, dyn Tail>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
 }
 
 /// The result slot of a child that tokio does not hold the result of: a local child, a child
 /// queued behind the group's limit, or a spawn refused at once.
-pub(crate) struct TaskCell<T> {
+pub(crate) struct TaskCell<T, X: ?Sized = ()> {
     slot: Mutex<Slot<T>>,
     cancel_requested: AtomicBool,
     /// The slot left `Pending`: lets the guard that runs after every child skip the lock.
     settled: AtomicBool,
     /// The child is shielded: the group's abort does not stop it (see `shield`).
     shielded: bool,
+    /// The child's name, for its handle.
+    name: Option<Arc<str>>,
+    pub(super) tail: X,
 }
 
 impl<T> TaskCell<T> {
     pub(crate) fn new() -> Self {
-        TaskCell {
-            slot: Mutex::new(Slot::Pending {
-                waker: None,
-                local: None,
-            }),
-            cancel_requested: AtomicBool::new(false),
-            settled: AtomicBool::new(false),
-            shielded: false,
-        }
+        Self::with_tail(())
     }
 
     /// The cell of a shielded child queued behind the limit.
@@ -79,16 +121,46 @@ impl<T> TaskCell<T> {
         }
     }
 
-    pub(crate) fn is_shielded(&self) -> bool {
-        self.shielded
-    }
-
     pub(crate) fn done(result: Result<T, TaskError>) -> Self {
         TaskCell {
             slot: Mutex::new(Slot::Done(result.map_err(Box::new))),
             settled: AtomicBool::new(true),
             ..Self::new()
         }
+    }
+}
+
+impl<T, X> TaskCell<T, X> {
+    /// A pending cell followed by `tail`.
+    pub(crate) fn with_tail(tail: X) -> Self {
+        TaskCell {
+            slot: Mutex::new(Slot::Pending {
+                waker: None,
+                local: None,
+            }),
+            cancel_requested: AtomicBool::new(false),
+            settled: AtomicBool::new(false),
+            shielded: false,
+            name: None,
+            tail,
+        }
+    }
+}
+
+impl<T, X> TaskCell<T, X> {
+    /// The same cell, for a child named `name`.
+    pub(crate) fn named(self, name: Option<Arc<str>>) -> Self {
+        TaskCell { name, ..self }
+    }
+}
+
+impl<T, X: ?Sized> TaskCell<T, X> {
+    pub(crate) fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    pub(crate) fn is_shielded(&self) -> bool {
+        self.shielded
     }
 
     pub(crate) fn cancel_requested(&self) -> bool {

@@ -1,5 +1,6 @@
-//! [`InCell`]: a child whose handle reads a [`TaskCell`]: a local child (polled on the scope's
-//! own task) or a spawned child queued behind the limit.
+//! [`CellChild`]: a child whose handle reads a [`TaskCell`], a local child (polled on the
+//! scope's own task) or a spawned child queued behind the limit; and [`InCell`], a queued child
+//! with its cell.
 
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -15,35 +16,16 @@ use crate::cancel_reason::CancelReason;
 use crate::task_error::TaskError;
 use crate::task_output::TaskOutput;
 
-/// Resolves the handle as cancelled if the child is dropped before it settled, even unpolled.
-pub(super) struct SettleOnDrop<T>(Arc<TaskCell<T>>);
-
-impl<T> SettleOnDrop<T> {
-    /// Stores the result unless the handle is gone (it is not `Clone`: nobody can read it); a
-    /// cancelled child with no reason of its handle's keeps `why()`.
-    fn settle(&self, result: Result<T, TaskError>, why: impl FnOnce() -> Option<CancelReason>) {
-        if Arc::strong_count(&self.0) > 1 {
-            self.0.complete(result, why);
-        }
-    }
-}
-
-impl<T> Drop for SettleOnDrop<T> {
-    fn drop(&mut self) {
-        // No-op after the child stored its result.
-        self.settle(Err(TaskError::Cancelled), || None);
-    }
-}
-
 pin_project_lite::pin_project! {
-    /// The user's future, the cell its handle reads, and the group it records its ending in.
-    /// Every drop of the user's future happens here, under `catch_unwind`: a destructor's
-    /// panic is this child's panic, in the group and in the handle, and never unwinds the
-    /// scope that drops a local child.
-    pub(super) struct InCell<F, T> {
+    /// The user's future and the group it records its ending in, settling a cell its owner
+    /// passes in: an [`InCell`] for a queued child, the child's own node for a local one (see
+    /// `local_node`). Every drop of the user's future happens here, under `catch_unwind`: a
+    /// destructor's panic is this child's panic, in the group and in the handle, and never
+    /// unwinds the scope that drops a local child. Its owner calls [`end`](CellChild::end)
+    /// before dropping it.
+    pub(super) struct CellChild<F> {
         #[pin]
         future: Option<F>,
-        cell: SettleOnDrop<T>,
         shared: Arc<Shared>,
         name: Option<Arc<str>>,
         // A local child (polled by the scope, no task id), or a queued one (on the runtime).
@@ -51,46 +33,13 @@ pin_project_lite::pin_project! {
         // The waker a cancel request wakes: the one of the latest `Pending` poll.
         waker: Option<Waker>,
     }
-
-    impl<F, T> PinnedDrop for InCell<F, T> {
-        fn drop(this: Pin<&mut Self>) {
-            let mut this = this.project();
-            if *this.local && this.waker.is_some() {
-                this.shared.waiting.local_ended();
-            }
-            if this.future.as_mut().as_pin_mut().is_some() {
-                let local = *this.local;
-                let id = || if local { None } else { tokio::task::try_id() };
-                match drop_future(this.future) {
-                    Err(payload) => {
-                        let panic = Ending::panicked(&*payload);
-                        let ended = conclude(this.shared, panic, this.name.as_ref(), id);
-                        this.cell.settle(ended, || None);
-                    }
-                    // Dropped unfinished: by its group (which has a reason), or, on the
-                    // runtime, by the runtime shutting down. A local child is dropped by its
-                    // scope, which the group's reason covers.
-                    Ok(()) => {
-                        let shared = &**this.shared;
-                        let local = *this.local;
-                        this.cell.settle(Err(TaskError::Cancelled), || {
-                            shared
-                                .cancel_reason()
-                                .or((!local).then_some(CancelReason::RuntimeShutdown))
-                        });
-                    }
-                }
-            }
-        }
-    }
 }
 
-impl<F, T> InCell<F, T> {
+impl<F> CellChild<F> {
     /// A local child, polled by the scope.
-    pub(super) fn local(future: F, cell: Arc<TaskCell<T>>, shared: Arc<Shared>) -> Self {
-        InCell {
+    pub(super) fn local(future: F, shared: Arc<Shared>) -> Self {
+        CellChild {
             future: Some(future),
-            cell: SettleOnDrop(cell),
             shared,
             name: None,
             local: true,
@@ -98,34 +47,64 @@ impl<F, T> InCell<F, T> {
         }
     }
 
-    /// A spawned child queued behind the limit, inside a [`Child`](super::child::Child).
-    pub(super) fn queued(
-        future: F,
-        cell: Arc<TaskCell<T>>,
-        shared: Arc<Shared>,
-        name: Option<Arc<str>>,
-    ) -> Self {
-        InCell {
-            future: Some(future),
-            cell: SettleOnDrop(cell),
-            shared,
-            name,
-            local: false,
-            waker: None,
+    /// Ends the child however it stands, before it is dropped: a future still there is
+    /// dropped, and ends the child as cancelled (or panicked, if its destructor panics). The
+    /// result goes to `cell` if `handle` (its handle is alive), unless one is there already.
+    pub(super) fn end<T, X: ?Sized>(self: Pin<&mut Self>, cell: &TaskCell<T, X>, handle: bool) {
+        let settle = |result, why: &dyn Fn() -> Option<CancelReason>| {
+            if handle {
+                cell.complete(result, why);
+            }
+        };
+        let mut this = self.project();
+        if *this.local && this.waker.is_some() {
+            this.shared.waiting.local_ended();
         }
+        if this.future.as_mut().as_pin_mut().is_some() {
+            let local = *this.local;
+            let id = || if local { None } else { tokio::task::try_id() };
+            match drop_future(this.future) {
+                Err(payload) => {
+                    let panic = Ending::panicked(&*payload);
+                    let ended = conclude(this.shared, panic, this.name.as_ref(), id);
+                    settle(ended, &|| None);
+                }
+                // Dropped unfinished: by its group (which has a reason), or, on the runtime,
+                // by the runtime shutting down. A local child is dropped by its scope, which
+                // the group's reason covers.
+                Ok(()) => {
+                    let shared = &**this.shared;
+                    settle(Err(TaskError::Cancelled), &|| {
+                        shared
+                            .cancel_reason()
+                            .or((!local).then_some(CancelReason::RuntimeShutdown))
+                    });
+                }
+            }
+        }
+        // No-op after the child stored its result.
+        settle(Err(TaskError::Cancelled), &|| None);
+    }
+
+    fn name(&self) -> Option<&Arc<str>> {
+        self.name.as_ref()
     }
 }
 
-impl<F> Future for InCell<F, <F::Output as TaskOutput>::Ok>
+impl<F> CellChild<F>
 where
     F: Future,
     F::Output: TaskOutput,
 {
-    type Output = ();
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+    /// Polls the child; once it ends, its result goes to `cell` if `handle` (its handle is
+    /// alive).
+    pub(super) fn poll_in<X: ?Sized>(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        cell: &TaskCell<<F::Output as TaskOutput>::Ok, X>,
+        handle: bool,
+    ) -> Poll<()> {
         let mut this = self.project();
-        let cell = &*this.cell.0;
         let aborted = this.shared.is_aborted() && !cell.is_shielded();
         let ending = if aborted || cell.cancel_requested() {
             Ending::Cancelled
@@ -156,21 +135,78 @@ where
         let local = *this.local;
         let id = || if local { None } else { tokio::task::try_id() };
         let ended = conclude(shared, ending, this.name.as_ref(), id);
-        this.cell.settle(ended, || shared.cancel_reason());
+        if handle {
+            cell.complete(ended, || shared.cancel_reason());
+        }
         Poll::Ready(())
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A spawned child queued behind the limit, inside a [`Child`](super::child::Child), and
+    /// the cell its handle reads. Resolves the handle as cancelled if it is dropped before it
+    /// settled, even unpolled.
+    pub(super) struct InCell<F, T> {
+        #[pin]
+        child: CellChild<F>,
+        cell: Arc<TaskCell<T>>,
+    }
+
+    impl<F, T> PinnedDrop for InCell<F, T> {
+        fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            // The handle is not `Clone`: with the count at one, nobody can read the cell.
+            let handle = Arc::strong_count(this.cell) > 1;
+            this.child.end(this.cell, handle);
+        }
+    }
+}
+
+impl<F, T> InCell<F, T> {
+    /// A spawned child queued behind the limit.
+    pub(super) fn queued(
+        future: F,
+        cell: Arc<TaskCell<T>>,
+        shared: Arc<Shared>,
+        name: Option<Arc<str>>,
+    ) -> Self {
+        InCell {
+            child: CellChild {
+                future: Some(future),
+                shared,
+                name,
+                local: false,
+                waker: None,
+            },
+            cell,
+        }
+    }
+}
+
+impl<F> Future for InCell<F, <F::Output as TaskOutput>::Ok>
+where
+    F: Future,
+    F::Output: TaskOutput,
+{
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.project();
+        let handle = Arc::strong_count(this.cell) > 1;
+        this.child.poll_in(cx, this.cell, handle)
     }
 }
 
 impl<F, T> InLine for InCell<F, T> {
     fn name(&self) -> Option<&Arc<str>> {
-        self.name.as_ref()
+        self.child.name()
     }
 
     fn cancel_requested(&self) -> bool {
-        self.cell.0.cancel_requested()
+        self.cell.cancel_requested()
     }
 
     fn key(&self) -> usize {
-        super::cell::key(&self.cell.0)
+        super::cell::key(&self.cell)
     }
 }

@@ -2,13 +2,12 @@
 //! borrow (and, in a [`Local`](super::Local) group, need not be `Send`).
 
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 
 use super::TaskGroup;
-use super::cell::TaskCell;
-use super::in_cell::InCell;
+use super::in_cell::CellChild;
 use super::limit::Waiter;
+use super::local_node::{LocalChild, Node};
 use super::locality::Locality;
 use super::shared::lock;
 use super::slot::SlotGuard;
@@ -23,7 +22,9 @@ impl<'env, K: Locality> TaskGroup<'env, K> {
     pub(super) fn local_child<F>(
         &self,
         future: F,
-        boxed: impl FnOnce(InCell<F, <F::Output as TaskOutput>::Ok>) -> Pin<Box<K::Boxed<'env>>>,
+        erase: impl FnOnce(
+            Arc<Node<<F::Output as TaskOutput>::Ok, CellChild<F>>>,
+        ) -> Arc<K::Boxed<'env>>,
     ) -> Task<<F::Output as TaskOutput>::Ok>
     where
         F: Future + 'env,
@@ -35,32 +36,24 @@ impl<'env, K: Locality> TaskGroup<'env, K> {
             drop(future);
             return refused(self.shared.refusal(), None);
         }
-        let cell = Arc::new(TaskCell::new());
-        let child = boxed(InCell::local(
-            future,
-            Arc::clone(&cell),
-            Arc::clone(&self.shared),
-        ));
-        let child = match &self.shared.limiter {
-            None => child,
-            Some(limiter) => {
-                let mut limiter = lock(limiter);
-                if !limiter.try_take() {
-                    // Queued in the line in the same lock, so a grant finds it there.
-                    limiter.enqueue(Waiter::Local);
-                    lock(&self.waiting_locals).push_back(child);
-                    return Task::with_cell(cell, None);
-                }
-                drop(limiter);
-                K::holding_slot(child, SlotGuard(Arc::clone(&self.shared)))
+        let (mut child, cell) = LocalChild::new(future, Arc::clone(&self.shared), erase);
+        if let Some(limiter) = &self.shared.limiter {
+            let mut limiter = lock(limiter);
+            if !limiter.try_take() {
+                // Queued in the line in the same lock, so a grant finds it there.
+                limiter.enqueue(Waiter::Local);
+                lock(&self.waiting_locals).push_back(child);
+                return Task::with_cell_ref(cell);
             }
-        };
+            drop(limiter);
+            child.hold(SlotGuard(Arc::clone(&self.shared)));
+        }
         let first = incoming.push(child);
         drop(incoming);
         // The scope polls every new local child at once: one wake-up per batch is enough.
         if first {
             self.shared.wake_scope();
         }
-        Task::with_cell(cell, None)
+        Task::with_cell_ref(cell)
     }
 }

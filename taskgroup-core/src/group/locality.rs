@@ -1,22 +1,11 @@
 //! [`Locality`]: what kind of local children a group takes, [`Parallel`] or [`Local`].
 
-use std::future::Future;
-use std::pin::Pin;
-
-use super::slot::{HoldsSlot, SlotGuard};
-
 pub(super) mod sealed {
-    use super::*;
+    use super::super::local_node::Run;
 
     pub trait Sealed {
-        /// How a local child is stored.
-        type Boxed<'env>: ?Sized + Future<Output = ()> + 'env;
-
-        /// A local child that waited for a slot of the limit, holding it from now on.
-        fn holding_slot<'env>(
-            child: Pin<Box<Self::Boxed<'env>>>,
-            slot: SlotGuard,
-        ) -> Pin<Box<Self::Boxed<'env>>>;
+        /// What the scope holds of a local child's node (see `local_node`).
+        type Boxed<'env>: ?Sized + Run + 'env;
     }
 }
 
@@ -37,25 +26,11 @@ pub enum Parallel {}
 pub enum Local {}
 
 impl sealed::Sealed for Parallel {
-    type Boxed<'env> = dyn Future<Output = ()> + Send + 'env;
-
-    fn holding_slot<'env>(
-        child: Pin<Box<Self::Boxed<'env>>>,
-        slot: SlotGuard,
-    ) -> Pin<Box<Self::Boxed<'env>>> {
-        Box::pin(HoldsSlot { child, _slot: slot })
-    }
+    type Boxed<'env> = dyn super::local_node::Run + Send + Sync + 'env;
 }
 
 impl sealed::Sealed for Local {
-    type Boxed<'env> = dyn Future<Output = ()> + 'env;
-
-    fn holding_slot<'env>(
-        child: Pin<Box<Self::Boxed<'env>>>,
-        slot: SlotGuard,
-    ) -> Pin<Box<Self::Boxed<'env>>> {
-        Box::pin(HoldsSlot { child, _slot: slot })
-    }
+    type Boxed<'env> = dyn super::local_node::Run + 'env;
 }
 
 impl Locality for Parallel {}

@@ -28,7 +28,7 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
-use std::pin::{Pin, pin};
+use std::pin::pin;
 use std::sync::{Arc, Mutex};
 
 mod arrivals;
@@ -48,6 +48,7 @@ mod in_place;
 mod index;
 mod limit;
 mod local;
+mod local_node;
 mod locality;
 #[cfg(all(test, taskgroup_loom))]
 mod models;
@@ -85,6 +86,7 @@ pub use supervise::{Restart, RestartError};
 pub use task::Task;
 
 use arrivals::Arrivals;
+use local_node::LocalChild;
 use scope::Scope;
 use spawn::spawn_or_resolve;
 
@@ -94,6 +96,9 @@ use crate::error_group::{ErrorGroup, TASK_GROUP_MESSAGE};
 use crate::leaf::{AlreadyEntered, Leaf};
 use crate::spawn_error::SpawnError;
 use crate::task_output::TaskOutput;
+
+/// A local child as a group of kind `K` holds it.
+type LocalOf<'env, K> = LocalChild<<K as locality::sealed::Sealed>::Boxed<'env>>;
 
 /// A structured-concurrency scope: children spawned into it run in parallel on tokio, and
 /// [`run`](TaskGroup::run) returns only when every one has finished or been cancelled, with
@@ -144,9 +149,9 @@ pub struct TaskGroup<'env, K: Locality = Parallel> {
     /// Local children spawned since the scope last polled; the scope polls each once and keeps
     /// those that wait. (Pushing to a list and taking it in one pass measured faster than
     /// pushing to the set itself.)
-    incoming: Mutex<Arrivals<K::Boxed<'env>>>,
+    incoming: Mutex<Arrivals<LocalOf<'env, K>>>,
     /// Local children waiting for a slot of the limit, oldest first.
-    waiting_locals: Mutex<VecDeque<Pin<Box<K::Boxed<'env>>>>>,
+    waiting_locals: Mutex<VecDeque<LocalOf<'env, K>>>,
     _env: PhantomData<&'env mut &'env ()>,
 }
 
@@ -224,7 +229,7 @@ impl<'env> TaskGroup<'env> {
         F: Future + Send + 'env,
         F::Output: TaskOutput,
     {
-        self.local_child(future, |child| Box::pin(child))
+        self.local_child(future, |node| node)
     }
 }
 
@@ -273,7 +278,7 @@ impl<'env> TaskGroup<'env, Local> {
         F: Future + 'env,
         F::Output: TaskOutput,
     {
-        self.local_child(future, |child| Box::pin(child))
+        self.local_child(future, |node| node)
     }
 }
 

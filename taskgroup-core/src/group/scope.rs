@@ -47,7 +47,7 @@ pin_project_lite::pin_project! {
         // The stall watch's next check (`Builder::stall`).
         #[pin]
         stall: Option<Sleep>,
-        locals: ReadySet<K::Boxed<'env>>,
+        locals: ReadySet<super::LocalOf<'env, K>>,
         // This group, lent to the thread while the scope polls (see `current`).
         current: Option<Arc<Shared>>,
         closed: bool,
@@ -252,10 +252,10 @@ where
                 }
             } else {
                 for _ in 0..granted {
-                    let Some(child) = lock(&group.waiting_locals).pop_front() else {
+                    let Some(mut child) = lock(&group.waiting_locals).pop_front() else {
                         break;
                     };
-                    let child = K::holding_slot(child, SlotGuard(Arc::clone(shared)));
+                    child.hold(SlotGuard(Arc::clone(shared)));
                     let _ = locals.poll_new(child, cx);
                 }
             }

@@ -235,7 +235,7 @@ impl Shared {
                     InLine::Kept => Waiter::Shielded(queued),
                     InLine::Dropped => Waiter::Spawned(queued),
                 });
-                return Task::with_cell(cell, None);
+                return Task::with_cell(cell);
             }
         }
         let handle = self.start(&runtime, future, Shielding(()));

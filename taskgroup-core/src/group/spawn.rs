@@ -36,7 +36,7 @@ impl Shared {
             let mut limiter = lock(limiter);
             if !limiter.try_take() {
                 // Queued: no tokio task yet, so the result goes to a cell the handle shares.
-                let cell = Arc::new(TaskCell::new());
+                let cell = Arc::new(TaskCell::new().named(name.clone()));
                 let child =
                     InCell::queued(future, Arc::clone(&cell), Arc::clone(self), name.clone());
                 let child = Child::new(child, Arc::clone(self), RecordedInside);
@@ -46,7 +46,7 @@ impl Shared {
                     future: Box::pin(child),
                     runtime,
                 }));
-                return Ok(Task::with_cell(cell, name));
+                return Ok(Task::with_cell(cell));
             }
         }
         // Unnamed children carry no name field: a small future keeps tokio's smallest cell.
@@ -107,10 +107,9 @@ pub(super) fn or_refused<T, F>(
 
 /// The handle of a child the group refused.
 pub(super) fn refused<T>(why: SpawnError, name: Option<Arc<str>>) -> Task<T> {
-    Task::with_cell(
-        Arc::new(TaskCell::done(Err(TaskError::NotStarted(why)))),
-        name,
-    )
+    Task::with_cell(Arc::new(
+        TaskCell::done(Err(TaskError::NotStarted(why))).named(name),
+    ))
 }
 
 #[cfg(feature = "tracing")]

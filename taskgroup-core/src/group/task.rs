@@ -6,7 +6,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
-use super::cell::TaskCell;
+use super::cell::{CellRef, TaskCell};
 use super::shared::Shared;
 use crate::task_error::TaskError;
 use crate::task_output::Outcome;
@@ -46,7 +46,6 @@ use crate::task_output::Outcome;
 /// ```
 pub struct Task<T> {
     repr: Repr<T>,
-    name: Option<Arc<str>>,
 }
 
 enum Repr<T> {
@@ -55,9 +54,11 @@ enum Repr<T> {
     Spawned {
         handle: tokio::task::JoinHandle<Outcome<T>>,
         group: Option<Arc<Shared>>,
+        name: Option<Arc<str>>,
     },
-    /// A local child, a child queued behind the limit, or a refused spawn.
-    Cell(Arc<TaskCell<T>>),
+    /// A local child, a child queued behind the limit, or a refused spawn (the cell keeps
+    /// the name: a handle stays four words).
+    Cell(CellRef<T>),
 }
 
 fn joined<T>(joined: Result<Outcome<T>, tokio::task::JoinError>) -> Result<T, TaskError> {
@@ -104,15 +105,18 @@ impl<T> Task<T> {
             repr: Repr::Spawned {
                 handle,
                 group: Some(group),
+                name,
             },
-            name,
         }
     }
 
-    pub(crate) fn with_cell(cell: Arc<TaskCell<T>>, name: Option<Arc<str>>) -> Self {
+    pub(crate) fn with_cell(cell: Arc<TaskCell<T>>) -> Self {
+        Self::with_cell_ref(CellRef::plain(cell))
+    }
+
+    pub(crate) fn with_cell_ref(cell: CellRef<T>) -> Self {
         Task {
             repr: Repr::Cell(cell),
-            name,
         }
     }
 
@@ -166,6 +170,7 @@ impl<T> Task<T> {
             Repr::Spawned {
                 mut handle,
                 group: Some(group),
+                ..
             } => {
                 if !finished(&handle, &group) {
                     return Err(TaskError::Pending);
@@ -233,6 +238,7 @@ impl<T> Task<T> {
             Repr::Spawned {
                 handle,
                 group: Some(group),
+                ..
             } => match group.waiting.handle_reason(handle.id()) {
                 Some(reason) => Some(crate::CancelReason::TaskCancelled { reason }),
                 None => group.cancel_reason().or_else(|| {
@@ -273,6 +279,7 @@ impl<T> Task<T> {
             Repr::Spawned {
                 handle,
                 group: Some(group),
+                ..
             } => finished(handle, group),
             Repr::Spawned { handle, .. } => handle.is_finished(),
             Repr::Cell(cell) => cell.is_done(),
@@ -365,7 +372,7 @@ impl<T> Task<T> {
 
     fn cancel_because(&self, reason: Option<Arc<str>>) {
         match &self.repr {
-            Repr::Spawned { handle, group } => {
+            Repr::Spawned { handle, group, .. } => {
                 // Kept before the abort: the child's drop reads it (see `CancelReason`).
                 if let Some(group) = group {
                     if !handle.is_finished() {
@@ -449,7 +456,10 @@ impl<T> Task<T> {
     /// # }
     /// ```
     pub fn name(&self) -> Option<&str> {
-        self.name.as_deref()
+        match &self.repr {
+            Repr::Spawned { name, .. } => name.as_deref(),
+            Repr::Cell(cell) => cell.name(),
+        }
     }
 }
 
@@ -535,7 +545,7 @@ impl<T> Future for Task<T> {
         match &mut self.get_mut().repr {
             Repr::Cell(cell) => cell.poll_take(cx),
             Repr::Spawned { group: None, .. } => Poll::Ready(Err(TaskError::Taken)),
-            Repr::Spawned { handle, group } => match Pin::new(&mut *handle).poll(cx) {
+            Repr::Spawned { handle, group, .. } => match Pin::new(&mut *handle).poll(cx) {
                 Poll::Ready(out) => {
                     *group = None;
                     Poll::Ready(joined(out))

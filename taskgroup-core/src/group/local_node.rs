@@ -1,0 +1,141 @@
+//! A local child in one allocation: its handle's cell followed by the child itself (a node),
+//! and [`LocalChild`], the scope's reference to the node, the only one that polls the child
+//! or drops it. Its handle holds the node as a plain cell (see `cell::CellRef`).
+// The child sits in an `UnsafeCell` that only the node's `LocalChild` reaches, and is dropped
+// by it in place; the handle's reference forgets the child's lifetime (`CellRef::any`).
+#![allow(unsafe_code)]
+
+use std::cell::UnsafeCell;
+use std::future::Future;
+use std::mem::ManuallyDrop;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use super::cell::{CellRef, Tail, TaskCell};
+use super::in_cell::CellChild;
+use super::shared::Shared;
+use super::slot::SlotGuard;
+use crate::task_output::TaskOutput;
+
+/// What follows a local child's cell: the child. Never dropped with the node: its
+/// `LocalChild` drops it in place, so that a node freed by the last handle, on any thread and
+/// after the scope's borrows have ended, touches nothing of the child's.
+pub(super) struct NodeTail<C> {
+    child: UnsafeCell<ManuallyDrop<C>>,
+}
+
+impl<C> Tail for NodeTail<C> {}
+
+// SAFETY: the child is reached only through the node's one `LocalChild`, which needs `&mut`
+// of itself to poll or drop it: never from two threads at once, and only from where that
+// `LocalChild` is, which is `Send` only for a child that is. A handle reaches only the cell.
+unsafe impl<C: Send> Sync for NodeTail<C> {}
+
+/// A local child's node: its handle's cell, then the child.
+pub(super) type Node<T, C> = TaskCell<T, NodeTail<C>>;
+
+/// A node as the scope holds it: a child to poll and to drop, whatever its output.
+pub trait Run {
+    /// Polls the child; `handle` says whether its handle is alive to read the result.
+    ///
+    /// # Safety
+    /// Called only by the node's `LocalChild`, through `&mut` of it, and never after
+    /// [`end`](Run::end).
+    unsafe fn poll_child(&self, cx: &mut Context<'_>, handle: bool) -> Poll<()>;
+
+    /// Ends the child however it stands and drops it.
+    ///
+    /// # Safety
+    /// Called once, only by the node's `LocalChild` as it is dropped.
+    unsafe fn end(&self, handle: bool);
+}
+
+impl<F> Run for Node<<F::Output as TaskOutput>::Ok, CellChild<F>>
+where
+    F: Future,
+    F::Output: TaskOutput,
+{
+    unsafe fn poll_child(&self, cx: &mut Context<'_>, handle: bool) -> Poll<()> {
+        // SAFETY: only the node's `LocalChild` gets here, with `&mut` of itself (so this is
+        // the only reference to the child), before `end`; the node is in an `Arc`, so the
+        // child never moves.
+        let child = unsafe { Pin::new_unchecked(&mut **self.tail.child.get()) };
+        child.poll_in(cx, self, handle)
+    }
+
+    unsafe fn end(&self, handle: bool) {
+        // SAFETY: as in `poll_child`; and this is the last access: the child is dropped here,
+        // once.
+        unsafe {
+            let child = &mut *self.tail.child.get();
+            Pin::new_unchecked(&mut **child).end(self, handle);
+            ManuallyDrop::drop(child);
+        }
+    }
+}
+
+/// The scope's reference to a local child's node: polls the child, and ends and drops it
+/// when it is dropped (then gives back the limit's slot it holds, if it waited for one).
+pub(super) struct LocalChild<R: ?Sized + Run> {
+    node: Arc<R>,
+    slot: Option<SlotGuard>,
+}
+
+impl<R: ?Sized + Run> LocalChild<R> {
+    /// A local child, and its handle's cell in the same allocation. `erase` turns the node into
+    /// the scope's kind of child (a coercion, made where the concrete type is known).
+    pub(super) fn new<'env, F>(
+        future: F,
+        shared: Arc<Shared>,
+        erase: impl FnOnce(Arc<Node<<F::Output as TaskOutput>::Ok, CellChild<F>>>) -> Arc<R>,
+    ) -> (Self, CellRef<<F::Output as TaskOutput>::Ok>)
+    where
+        F: Future + 'env,
+        F::Output: TaskOutput,
+    {
+        let node = Arc::new(TaskCell::with_tail(NodeTail {
+            child: UnsafeCell::new(ManuallyDrop::new(CellChild::local(future, shared))),
+        }));
+        let cell: Arc<TaskCell<_, dyn Tail + 'env>> = node.clone();
+        // The tail drops nothing (`NodeTail`): the handle may outlive the child's borrows.
+        let cell = CellRef::any(cell);
+        let child = LocalChild {
+            node: erase(node),
+            slot: None,
+        };
+        (child, cell)
+    }
+
+    /// The child waited for a slot of the limit and holds it from now on.
+    pub(super) fn hold(&mut self, slot: SlotGuard) {
+        self.slot = Some(slot);
+    }
+
+    /// Whether the handle can still read the result: it holds the node's only other count.
+    fn handle_alive(&self) -> bool {
+        Arc::strong_count(&self.node) > 1
+    }
+}
+
+impl<R: ?Sized + Run> Future for LocalChild<R> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let handle = self.handle_alive();
+        // SAFETY: the node's one `LocalChild`, borrowed mutably; not dropped yet.
+        unsafe { self.node.poll_child(cx, handle) }
+    }
+}
+
+impl<R: ?Sized + Run> Drop for LocalChild<R> {
+    fn drop(&mut self) {
+        let handle = self.handle_alive();
+        // SAFETY: the node's one `LocalChild`, dropped: this is its last access to the child.
+        unsafe { self.node.end(handle) };
+        // The node's count, then the slot, go after this.
+    }
+}
+
+#[cfg(test)]
+mod tests;

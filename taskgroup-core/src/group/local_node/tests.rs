@@ -1,0 +1,219 @@
+//! The paths of a local child's node: finished, waiting, cancelled, panicking, queued behind
+//! the limit, and handles that outlive the scope's borrows or go to another thread. On a
+//! runtime with no drivers, so that Miri can run them:
+//! `cargo +nightly miri test -p taskgroup-core --lib local_node`.
+#![allow(
+    clippy::async_yields_async,
+    reason = "the scopes return the handles of their children, to be read after them"
+)]
+use std::future::pending;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::{Policy, Task, TaskError, TaskGroup};
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap()
+}
+
+/// Counts its drops in the counter it borrows.
+struct Counted<'a>(&'a AtomicUsize);
+
+impl Drop for Counted<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+struct PanicsOnDrop;
+
+impl Drop for PanicsOnDrop {
+    fn drop(&mut self) {
+        panic!("destructor");
+    }
+}
+
+#[test]
+fn a_handle_outlives_the_borrows_of_its_child() {
+    let (kept, waited) = runtime().block_on(async {
+        let drops = AtomicUsize::new(0);
+        let text = String::from("borrowed");
+        let tasks = {
+            let tg = TaskGroup::new();
+            let tasks = tg
+                .run(async {
+                    let counted = Counted(&drops);
+                    let kept = tg.spawn_local(async {
+                        let _counted = counted;
+                        Ok::<_, std::io::Error>(text.len())
+                    });
+                    let waited = tg.spawn_local(async {
+                        tokio::task::yield_now().await;
+                        Ok::<_, std::io::Error>(text.clone())
+                    });
+                    // A handle dropped at once: the child's node goes when the child ends.
+                    drop(tg.spawn_local(async { Ok::<_, std::io::Error>(text.len()) }));
+                    Ok::<_, std::io::Error>((kept, waited))
+                })
+                .await
+                .unwrap();
+            drop(tg);
+            tasks
+        };
+        assert_eq!(
+            drops.load(Ordering::SeqCst),
+            1,
+            "the child's future dropped once"
+        );
+        // The borrowed string ends before the handles are read and dropped.
+        drop(text);
+        tasks
+    });
+    assert_eq!(kept.result().unwrap(), 8);
+    assert_eq!(waited.result().unwrap(), "borrowed");
+}
+
+#[test]
+fn waiting_local_children_are_cancelled_and_dropped_once() {
+    let drops = AtomicUsize::new(0);
+    let (errors, handles) = runtime().block_on(async {
+        let tg = TaskGroup::new();
+        let mut handles: Vec<Task<()>> = Vec::new();
+        let errors = tg
+            .run(async {
+                for _ in 0..3 {
+                    let counted = Counted(&drops);
+                    handles.push(tg.spawn_local(async move {
+                        let _counted = counted;
+                        pending::<()>().await;
+                    }));
+                }
+                let counted = Counted(&drops);
+                // Dropped unpolled: the group fails before the scope polls it.
+                handles.push(tg.spawn_local(async move {
+                    let _counted = counted;
+                }));
+                tokio::task::yield_now().await;
+                tg.spawn_local(async { Err::<(), _>(std::io::Error::other("boom")) });
+                Ok::<_, std::io::Error>(())
+            })
+            .await
+            .unwrap_err();
+        (errors, handles)
+    });
+    assert_eq!(errors.leaves().count(), 1);
+    assert_eq!(drops.load(Ordering::SeqCst), 4);
+    for handle in handles.into_iter().take(3) {
+        assert!(matches!(handle.result(), Err(TaskError::Cancelled)));
+    }
+}
+
+#[test]
+fn a_handle_cancels_its_waiting_local_child() {
+    let drops = AtomicUsize::new(0);
+    let handle = runtime().block_on(async {
+        let tg = TaskGroup::new();
+        tg.run(async {
+            let counted = Counted(&drops);
+            let handle = tg.spawn_local(async move {
+                let _counted = counted;
+                pending::<()>().await;
+            });
+            tokio::task::yield_now().await;
+            handle.cancel();
+            Ok::<_, std::io::Error>(handle)
+        })
+        .await
+        .unwrap()
+    });
+    assert_eq!(drops.load(Ordering::SeqCst), 1);
+    assert!(matches!(handle.result(), Err(TaskError::Cancelled)));
+}
+
+#[test]
+fn a_panicking_destructor_is_the_local_childs_panic() {
+    let (errors, handle) = runtime().block_on(async {
+        let tg = TaskGroup::builder().policy(Policy::WaitAll).build();
+        let mut kept = None;
+        let errors = tg
+            .run(async {
+                let on_drop = PanicsOnDrop;
+                kept = Some(tg.spawn_local(async move {
+                    let _on_drop = on_drop;
+                    Ok::<_, std::io::Error>(1)
+                }));
+                Ok::<_, std::io::Error>(())
+            })
+            .await
+            .unwrap_err();
+        (errors, kept.unwrap())
+    });
+    assert_eq!(errors.leaves().count(), 1);
+    assert!(matches!(handle.result(), Err(TaskError::Panicked(_))));
+}
+
+#[test]
+fn local_children_queued_behind_the_limit_hold_a_slot_each() {
+    let running = AtomicUsize::new(0);
+    let most = AtomicUsize::new(0);
+    let handles = runtime().block_on(async {
+        let tg = TaskGroup::builder().limit(2).build();
+        tg.run(async {
+            let handles: Vec<Task<usize>> = (0..5)
+                .map(|i| {
+                    let (running, most) = (&running, &most);
+                    tg.spawn_local(async move {
+                        let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                        most.fetch_max(now, Ordering::SeqCst);
+                        tokio::task::yield_now().await;
+                        running.fetch_sub(1, Ordering::SeqCst);
+                        Ok::<_, std::io::Error>(i)
+                    })
+                })
+                .collect();
+            Ok::<_, std::io::Error>(handles)
+        })
+        .await
+        .unwrap()
+    });
+    assert_eq!(most.load(Ordering::SeqCst), 2);
+    let values: Vec<usize> = handles.into_iter().map(|h| h.result().unwrap()).collect();
+    assert_eq!(values, [0, 1, 2, 3, 4]);
+}
+
+#[test]
+fn a_local_childs_handle_is_read_and_dropped_on_another_thread() {
+    let handle = runtime().block_on(async {
+        let tg = TaskGroup::new();
+        tg.run(async {
+            Ok::<_, std::io::Error>(tg.spawn_local(async {
+                tokio::task::yield_now().await;
+                Ok::<_, std::io::Error>(String::from("sent"))
+            }))
+        })
+        .await
+        .unwrap()
+    });
+    let read = std::thread::spawn(move || handle.result().unwrap());
+    assert_eq!(read.join().unwrap(), "sent");
+}
+
+#[test]
+fn a_non_send_local_childs_handle_is_send() {
+    fn send_and_sync<T: Send + Sync>(_: &T) {}
+    let rt = runtime();
+    let handle = rt.block_on(async {
+        let tg = TaskGroup::new_local();
+        tg.run(async {
+            let shared = std::rc::Rc::new(5);
+            let handle = tg.spawn_local(async move { Ok::<_, std::io::Error>(*shared) });
+            Ok::<_, std::io::Error>(handle)
+        })
+        .await
+        .unwrap()
+    });
+    send_and_sync(&handle);
+    let read = std::thread::spawn(move || handle.result().unwrap());
+    assert_eq!(read.join().unwrap(), 5);
+}
