@@ -103,8 +103,11 @@ pub(crate) struct TaskCell<T, X: ?Sized = ()> {
     settled: AtomicBool,
     /// The child is shielded: the group's abort does not stop it (see `shield`).
     shielded: bool,
-    /// The child's name, for its handle.
-    name: Option<Arc<str>>,
+    /// The child has returned `Pending` (written by the child only).
+    waited: AtomicBool,
+    /// The child's name, for its handle and its recorded ending; boxed, as few children have
+    /// one and a local child's node must stay small (see `local_node`).
+    name: Option<Box<Arc<str>>>,
     pub(super) tail: X,
 }
 
@@ -141,6 +144,7 @@ impl<T, X> TaskCell<T, X> {
             cancel_requested: AtomicBool::new(false),
             settled: AtomicBool::new(false),
             shielded: false,
+            waited: AtomicBool::new(false),
             name: None,
             tail,
         }
@@ -150,12 +154,19 @@ impl<T, X> TaskCell<T, X> {
 impl<T, X> TaskCell<T, X> {
     /// The same cell, for a child named `name`.
     pub(crate) fn named(self, name: Option<Arc<str>>) -> Self {
-        TaskCell { name, ..self }
+        TaskCell {
+            name: name.map(Box::new),
+            ..self
+        }
     }
 }
 
 impl<T, X: ?Sized> TaskCell<T, X> {
     pub(crate) fn name(&self) -> Option<&str> {
+        self.name_arc().map(|name| &**name)
+    }
+
+    pub(crate) fn name_arc(&self) -> Option<&Arc<str>> {
         self.name.as_deref()
     }
 
@@ -167,14 +178,29 @@ impl<T, X: ?Sized> TaskCell<T, X> {
         self.cancel_requested.load(Ordering::SeqCst)
     }
 
-    /// The child's own waker, so that a cancel request can reach it (at once if one came).
-    pub(crate) fn set_local_waker(&self, waker: Waker) {
+    /// The child returned `Pending`: whether for the first time.
+    pub(crate) fn waits(&self) -> bool {
+        !self.waited.swap(true, Ordering::Relaxed)
+    }
+
+    /// Whether the child ever returned `Pending`.
+    pub(crate) fn has_waited(&self) -> bool {
+        self.waited.load(Ordering::Relaxed)
+    }
+
+    /// The child's own waker, so that a cancel request can reach it (at once if one came);
+    /// kept as it is if it would wake the same task.
+    pub(crate) fn set_local_waker(&self, waker: &Waker) {
         let mut slot = self.lock();
         match &mut *slot {
-            Slot::Pending { local, .. } => *local = Some(waker),
+            Slot::Pending { local, .. }
+                if !local.as_ref().is_some_and(|kept| kept.will_wake(waker)) =>
+            {
+                *local = Some(waker.clone());
+            }
             Slot::Cancelling { .. } => {
                 drop(slot);
-                waker.wake();
+                waker.wake_by_ref();
             }
             _ => {}
         }

@@ -3,10 +3,11 @@
 //! with its cell.
 
 use std::future::Future;
+use std::marker::PhantomData;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 
 use super::cell::TaskCell;
 use super::ending::{Ending, conclude, drop_future};
@@ -23,27 +24,57 @@ pin_project_lite::pin_project! {
     /// destructor's panic is this child's panic, in the group and in the handle, and never
     /// unwinds the scope that drops a local child. Its owner calls [`end`](CellChild::end)
     /// before dropping it.
-    pub(super) struct CellChild<F> {
+    /// `P`: a local child (polled by the scope, no task id), or a queued one (on the
+    /// runtime). Its name is its cell's. A type parameter and not a field: a small local
+    /// child's node stays within glibc's fast bins (see `local_node`).
+    pub(super) struct CellChild<F, P> {
         #[pin]
         future: Option<F>,
         shared: Arc<Shared>,
-        name: Option<Arc<str>>,
-        // A local child (polled by the scope, no task id), or a queued one (on the runtime).
-        local: bool,
-        // The waker a cancel request wakes: the one of the latest `Pending` poll.
-        waker: Option<Waker>,
+        _place: PhantomData<P>,
     }
 }
 
-impl<F> CellChild<F> {
-    /// A local child, polled by the scope.
-    pub(super) fn local(future: F, shared: Arc<Shared>) -> Self {
+/// Where a [`CellChild`] runs.
+pub(super) trait Place {
+    /// Polled by its scope (a local child), not as a task of the runtime.
+    const LOCAL: bool;
+}
+
+/// A local child's place: its scope's own task.
+pub(super) enum AtScope {}
+
+/// A queued child's place: its own task on the runtime.
+pub(super) enum OnRuntime {}
+
+impl Place for AtScope {
+    const LOCAL: bool = true;
+}
+
+impl Place for OnRuntime {
+    const LOCAL: bool = false;
+}
+
+/// A local child, polled by the scope.
+pub(super) type LocalCellChild<F> = CellChild<F, AtScope>;
+
+impl<F, P: Place> CellChild<F, P> {
+    pub(super) fn new(future: F, shared: Arc<Shared>) -> Self {
         CellChild {
             future: Some(future),
             shared,
-            name: None,
-            local: true,
-            waker: None,
+            _place: PhantomData,
+        }
+    }
+
+    const LOCAL: bool = P::LOCAL;
+
+    /// The task id a recorded ending carries: none for a local child.
+    fn id() -> Option<tokio::task::Id> {
+        if Self::LOCAL {
+            None
+        } else {
+            tokio::task::try_id()
         }
     }
 
@@ -57,16 +88,14 @@ impl<F> CellChild<F> {
             }
         };
         let mut this = self.project();
-        if *this.local && this.waker.is_some() {
+        if Self::LOCAL && cell.has_waited() {
             this.shared.waiting.local_ended();
         }
         if this.future.as_mut().as_pin_mut().is_some() {
-            let local = *this.local;
-            let id = || if local { None } else { tokio::task::try_id() };
             match drop_future(this.future) {
                 Err(payload) => {
                     let panic = Ending::panicked(&*payload);
-                    let ended = conclude(this.shared, panic, this.name.as_ref(), id);
+                    let ended = conclude(this.shared, panic, cell.name_arc(), Self::id);
                     settle(ended, &|| None);
                 }
                 // Dropped unfinished: by its group (which has a reason), or, on the runtime,
@@ -77,7 +106,7 @@ impl<F> CellChild<F> {
                     settle(Err(TaskError::Cancelled), &|| {
                         shared
                             .cancel_reason()
-                            .or((!local).then_some(CancelReason::RuntimeShutdown))
+                            .or((!Self::LOCAL).then_some(CancelReason::RuntimeShutdown))
                     });
                 }
             }
@@ -85,13 +114,9 @@ impl<F> CellChild<F> {
         // No-op after the child stored its result.
         settle(Err(TaskError::Cancelled), &|| None);
     }
-
-    fn name(&self) -> Option<&Arc<str>> {
-        self.name.as_ref()
-    }
 }
 
-impl<F> CellChild<F>
+impl<F, P: Place> CellChild<F, P>
 where
     F: Future,
     F::Output: TaskOutput,
@@ -114,15 +139,17 @@ where
             };
             match catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
                 Ok(Poll::Pending) => {
-                    // Only a child that waits needs its waker known, for a cancel request;
-                    // the registration re-reads the request, so none is lost. A local
-                    // child's waker changes once, after its first poll (see `ReadySet`).
-                    if !this.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
-                        if *this.local && this.waker.is_none() {
-                            this.shared.waiting.local_waits();
-                        }
-                        *this.waker = Some(cx.waker().clone());
-                        cell.set_local_waker(cx.waker().clone());
+                    // Only a child that waits needs its waker known (in its cell), for a
+                    // cancel request; the registration re-reads the request, so none is lost.
+                    // A queued child's waker is its task's, which never changes; a local
+                    // child's changes once, after its first poll (see `ReadySet`), so it is
+                    // compared at every wait.
+                    let first = cell.waits();
+                    if first && Self::LOCAL {
+                        this.shared.waiting.local_waits();
+                    }
+                    if first || Self::LOCAL {
+                        cell.set_local_waker(cx.waker());
                     }
                     return Poll::Pending;
                 }
@@ -132,9 +159,7 @@ where
         };
         let ending = ending.after_drop(this.future);
         let shared = &**this.shared;
-        let local = *this.local;
-        let id = || if local { None } else { tokio::task::try_id() };
-        let ended = conclude(shared, ending, this.name.as_ref(), id);
+        let ended = conclude(shared, ending, cell.name_arc(), Self::id);
         if handle {
             cell.complete(ended, || shared.cancel_reason());
         }
@@ -148,7 +173,7 @@ pin_project_lite::pin_project! {
     /// settled, even unpolled.
     pub(super) struct InCell<F, T> {
         #[pin]
-        child: CellChild<F>,
+        child: CellChild<F, OnRuntime>,
         cell: Arc<TaskCell<T>>,
     }
 
@@ -163,21 +188,10 @@ pin_project_lite::pin_project! {
 }
 
 impl<F, T> InCell<F, T> {
-    /// A spawned child queued behind the limit.
-    pub(super) fn queued(
-        future: F,
-        cell: Arc<TaskCell<T>>,
-        shared: Arc<Shared>,
-        name: Option<Arc<str>>,
-    ) -> Self {
+    /// A spawned child queued behind the limit; its name is its cell's.
+    pub(super) fn queued(future: F, cell: Arc<TaskCell<T>>, shared: Arc<Shared>) -> Self {
         InCell {
-            child: CellChild {
-                future: Some(future),
-                shared,
-                name,
-                local: false,
-                waker: None,
-            },
+            child: CellChild::new(future, shared),
             cell,
         }
     }
@@ -199,7 +213,7 @@ where
 
 impl<F, T> InLine for InCell<F, T> {
     fn name(&self) -> Option<&Arc<str>> {
-        self.child.name()
+        self.cell.name_arc()
     }
 
     fn cancel_requested(&self) -> bool {

@@ -5,7 +5,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use super::TaskGroup;
-use super::in_cell::CellChild;
+use super::in_cell::LocalCellChild;
 use super::limit::Waiter;
 use super::local_node::{LocalChild, Node};
 use super::locality::Locality;
@@ -23,7 +23,7 @@ impl<'env, K: Locality> TaskGroup<'env, K> {
         &self,
         future: F,
         erase: impl FnOnce(
-            Arc<Node<<F::Output as TaskOutput>::Ok, CellChild<F>>>,
+            Arc<Node<<F::Output as TaskOutput>::Ok, LocalCellChild<F>>>,
         ) -> Arc<K::Boxed<'env>>,
     ) -> Task<<F::Output as TaskOutput>::Ok>
     where

@@ -14,6 +14,7 @@ use std::task::{Context, Poll};
 
 use super::cell::{CellRef, Tail, TaskCell};
 use super::in_cell::CellChild;
+pub(super) use super::in_cell::LocalCellChild;
 use super::shared::Shared;
 use super::slot::SlotGuard;
 use crate::task_output::TaskOutput;
@@ -51,7 +52,7 @@ pub trait Run {
     unsafe fn end(&self, handle: bool);
 }
 
-impl<F> Run for Node<<F::Output as TaskOutput>::Ok, CellChild<F>>
+impl<F> Run for Node<<F::Output as TaskOutput>::Ok, LocalCellChild<F>>
 where
     F: Future,
     F::Output: TaskOutput,
@@ -88,14 +89,14 @@ impl<R: ?Sized + Run> LocalChild<R> {
     pub(super) fn new<'env, F>(
         future: F,
         shared: Arc<Shared>,
-        erase: impl FnOnce(Arc<Node<<F::Output as TaskOutput>::Ok, CellChild<F>>>) -> Arc<R>,
+        erase: impl FnOnce(Arc<Node<<F::Output as TaskOutput>::Ok, LocalCellChild<F>>>) -> Arc<R>,
     ) -> (Self, CellRef<<F::Output as TaskOutput>::Ok>)
     where
         F: Future + 'env,
         F::Output: TaskOutput,
     {
         let node = Arc::new(TaskCell::with_tail(NodeTail {
-            child: UnsafeCell::new(ManuallyDrop::new(CellChild::local(future, shared))),
+            child: UnsafeCell::new(ManuallyDrop::new(CellChild::new(future, shared))),
         }));
         let cell: Arc<TaskCell<_, dyn Tail + 'env>> = node.clone();
         // The tail drops nothing (`NodeTail`): the handle may outlive the child's borrows.

@@ -223,7 +223,7 @@ impl Shared {
             if !limiter.try_take() {
                 // The cell is shielded too: once started, the group's abort does not stop it.
                 let cell = Arc::new(TaskCell::shielded());
-                let child = InCell::queued(future, Arc::clone(&cell), Arc::clone(self), None);
+                let child = InCell::queued(future, Arc::clone(&cell), Arc::clone(self));
                 let child = Child::new(child, Arc::clone(self), Shielding(RecordedInside));
                 #[cfg(feature = "tracing")]
                 let child = instrument(child, None);

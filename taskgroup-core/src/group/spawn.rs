@@ -37,8 +37,7 @@ impl Shared {
             if !limiter.try_take() {
                 // Queued: no tokio task yet, so the result goes to a cell the handle shares.
                 let cell = Arc::new(TaskCell::new().named(name.clone()));
-                let child =
-                    InCell::queued(future, Arc::clone(&cell), Arc::clone(self), name.clone());
+                let child = InCell::queued(future, Arc::clone(&cell), Arc::clone(self));
                 let child = Child::new(child, Arc::clone(self), RecordedInside);
                 #[cfg(feature = "tracing")]
                 let child = instrument(child, name.as_deref());
