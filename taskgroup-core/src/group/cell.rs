@@ -49,9 +49,16 @@ pub(crate) fn key<T, X: ?Sized>(cell: &TaskCell<T, X>) -> usize {
 
 /// What a cell holds after its slot, which its handle never touches: nothing, or a local
 /// child's future (see `local_node`), so that a local child is one allocation.
-pub(crate) trait Tail {}
+///
+/// # Safety
+/// Dropping an implementor does nothing (no drop glue), and nothing reaches it through a
+/// [`CellRef`]: a handle may then free it on any thread, after the lifetimes in it ended.
+#[allow(unsafe_code)]
+pub(crate) unsafe trait Tail {}
 
-impl Tail for () {}
+// SAFETY: `()` has no drop glue and nothing to reach.
+#[allow(unsafe_code)]
+unsafe impl Tail for () {}
 
 /// A handle's reference to its cell, whatever follows the slot.
 pub(crate) struct CellRef<T>(Arc<TaskCell<T, dyn Tail>>);
@@ -72,15 +79,22 @@ impl<T> CellRef<T> {
         CellRef(cell)
     }
 
-    /// A handle's reference to a cell of any tail. The tail's lifetime is forgotten: the
-    /// caller makes sure that dropping the tail touches nothing of that lifetime (see
-    /// `local_node`), which is all a handle ever does with it.
-    pub(crate) fn any(cell: Arc<TaskCell<T, dyn Tail + '_>>) -> Self {
-        // SAFETY: the same fat pointer with a longer lifetime on its vtable's type; the handle
-        // never reaches the tail, and the caller's tail drops nothing (see above).
+    /// A handle's reference to a cell of any tail, whose lifetime is forgotten: a handle only
+    /// ever frees the tail, and freeing it touches nothing (see [`Tail`]).
+    pub(crate) fn any<'a, X: Tail + 'a>(cell: Arc<TaskCell<T, X>>) -> Self {
+        const {
+            assert!(
+                !std::mem::needs_drop::<X>(),
+                "a cell's tail has no drop glue"
+            )
+        };
+        let cell: Arc<TaskCell<T, dyn Tail + 'a>> = cell;
+        // SAFETY: the same fat pointer with a longer lifetime on its vtable's type. Through a
+        // `CellRef` nothing reaches the tail, and dropping it does nothing (`Tail`'s contract,
+        // and no drop glue, checked above), so no code of lifetime `'a` runs after `'a`.
         #[allow(unsafe_code)]
         let cell = unsafe {
-            std::mem::transmute::<Arc<TaskCell<T, dyn Tail + '_>>, Arc<TaskCell<T, dyn Tail>>>(cell)
+            std::mem::transmute::<Arc<TaskCell<T, dyn Tail + 'a>>, Arc<TaskCell<T, dyn Tail>>>(cell)
         };
         CellRef(cell)
     }

@@ -26,7 +26,9 @@ pub(super) struct NodeTail<C> {
     child: UnsafeCell<ManuallyDrop<C>>,
 }
 
-impl<C> Tail for NodeTail<C> {}
+// SAFETY: `NodeTail` has no drop glue (its child is `ManuallyDrop`), and the child is reached
+// only through the node's `LocalChild` (see `Run`), never through a `CellRef`.
+unsafe impl<C> Tail for NodeTail<C> {}
 
 // SAFETY: the child is reached only through the node's one `LocalChild`, which needs `&mut`
 // of itself to poll or drop it: never from two threads at once, and only from where that
@@ -66,13 +68,19 @@ where
     }
 
     unsafe fn end(&self, handle: bool) {
-        // SAFETY: as in `poll_child`; and this is the last access: the child is dropped here,
-        // once.
-        unsafe {
-            let child = &mut *self.tail.child.get();
-            Pin::new_unchecked(&mut **child).end(self, handle);
-            ManuallyDrop::drop(child);
+        /// Drops the child in place, also if ending it panics (a waker of the handle's, say).
+        struct DropInPlace<'a, C>(&'a mut ManuallyDrop<C>);
+        impl<C> Drop for DropInPlace<'_, C> {
+            fn drop(&mut self) {
+                // SAFETY: made once, in `end`, which is called once: the child is dropped here
+                // once and never reached again.
+                unsafe { ManuallyDrop::drop(self.0) }
+            }
         }
+        // SAFETY: as in `poll_child`; and this is the last access to the child.
+        let child = DropInPlace(unsafe { &mut *self.tail.child.get() });
+        // SAFETY: pinned, as in `poll_child`; dropped in place by the guard right after.
+        unsafe { Pin::new_unchecked(&mut **child.0) }.end(self, handle);
     }
 }
 
@@ -98,9 +106,8 @@ impl<R: ?Sized + Run> LocalChild<R> {
         let node = Arc::new(TaskCell::with_tail(NodeTail {
             child: UnsafeCell::new(ManuallyDrop::new(CellChild::new(future, shared))),
         }));
-        let cell: Arc<TaskCell<_, dyn Tail + 'env>> = node.clone();
         // The tail drops nothing (`NodeTail`): the handle may outlive the child's borrows.
-        let cell = CellRef::any(cell);
+        let cell = CellRef::any(Arc::clone(&node));
         let child = LocalChild {
             node: erase(node),
             slot: None,

@@ -107,9 +107,8 @@ pub(super) struct HoldsSlot<F: ?Sized> {
     pub(super) _slot: SlotGuard,
 }
 
-/// Frees a slot of the limit when dropped. (Nominally `pub`: it appears in the sealed
-/// [`Locality`](super::Locality) trait; nothing outside the crate can name it.)
-pub struct SlotGuard(pub(super) Arc<Shared>);
+/// Frees a slot of the limit when dropped.
+pub(super) struct SlotGuard(pub(super) Arc<Shared>);
 
 impl Drop for SlotGuard {
     fn drop(&mut self) {

@@ -237,3 +237,67 @@ fn a_small_local_childs_node_stays_within_glibcs_fast_bins() {
     let node = node_bytes(&child);
     assert!(node <= 120, "{node} bytes");
 }
+
+/// Holds a child's own handle, which the child takes and uses while it runs and as its
+/// future is dropped.
+type OwnHandle = std::sync::Arc<std::sync::Mutex<Option<Task<u32>>>>;
+
+/// Takes the handle it shares with its child when dropped, and reads it: still running.
+struct ReadsItsHandle(OwnHandle);
+
+impl Drop for ReadsItsHandle {
+    fn drop(&mut self) {
+        if let Some(handle) = self.0.lock().unwrap().take() {
+            assert!(!handle.is_finished());
+            assert!(matches!(handle.result(), Err(TaskError::Pending)));
+        }
+    }
+}
+
+#[test]
+fn a_local_child_cancels_reads_and_drops_its_own_handle() {
+    for local in [false, true] {
+        let own: OwnHandle = Default::default();
+        let errors = runtime().block_on(async {
+            let body = |spawn: &dyn Fn(OwnHandle) -> Task<u32>| {
+                let handle = spawn(std::sync::Arc::clone(&own));
+                *own.lock().unwrap() = Some(handle);
+            };
+            let child = |own: OwnHandle| {
+                let reads = ReadsItsHandle(std::sync::Arc::clone(&own));
+                async move {
+                    let _reads = reads;
+                    tokio::task::yield_now().await;
+                    // Its own handle, inside its poll: cancel it, and put it back for the
+                    // destructor, which runs inside the scope's drop of this child.
+                    let handle = own.lock().unwrap().take().unwrap();
+                    handle.cancel();
+                    *own.lock().unwrap() = Some(handle);
+                    pending::<()>().await;
+                    Ok::<u32, std::io::Error>(1)
+                }
+            };
+            if local {
+                let tg = TaskGroup::new_local();
+                tg.run(async {
+                    body(&|own| tg.spawn_local(child(own)));
+                    Ok::<_, std::io::Error>(())
+                })
+                .await
+            } else {
+                let tg = TaskGroup::new();
+                tg.run(async {
+                    body(&|own| tg.spawn_local(child(own)));
+                    Ok::<_, std::io::Error>(())
+                })
+                .await
+            }
+        });
+        // Cancelled through its handle: not a failure of the group.
+        assert!(errors.is_ok(), "local = {local}");
+        assert!(
+            own.lock().unwrap().is_none(),
+            "the destructor took the handle"
+        );
+    }
+}
