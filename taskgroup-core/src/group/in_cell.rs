@@ -24,6 +24,7 @@ pin_project_lite::pin_project! {
     /// destructor's panic is this child's panic, in the group and in the handle, and never
     /// unwinds the scope that drops a local child. Its owner calls [`end`](CellChild::end)
     /// before dropping it.
+    ///
     /// `P`: a local child (polled by the scope, no task id), or a queued one (on the
     /// runtime). Its name is its cell's. A type parameter and not a field: a small local
     /// child's node stays within glibc's fast bins (see `local_node`).
