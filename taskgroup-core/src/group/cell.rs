@@ -65,7 +65,7 @@ pub(crate) struct CellRef<T>(Arc<TaskCell<T, dyn Tail>>);
 
 // SAFETY: through a `CellRef` only the slot part of the cell is reached (a `Mutex` of the
 // result, and atomics: `Send` and `Sync` when `T` is `Send`), never the tail; and dropping the
-// tail does nothing (a `()`, or a local child's `ManuallyDrop`ped child, which its owner drops
+// tail does nothing (a `()`, or a local child's child in its `InPlace`, which its owner drops
 // on the scope's thread), so the thread the last handle frees the cell on does not matter.
 #[allow(unsafe_code)]
 unsafe impl<T: Send> Send for CellRef<T> {}

@@ -6,7 +6,7 @@
 //! the `Option` adds eight bytes, which takes a small child past tokio's smallest task cell
 //! (128 bytes) into the next one (256; docs/DESIGN.md, "Where the core uses `unsafe`"). The
 //! holder records elsewhere whether the future is gone: [`Child`](super::child::Child) in its
-//! guard's group index.
+//! guard's group index; a local child's node by its one owner (see `local_node`).
 #![allow(unsafe_code)]
 
 use std::future::Future;
@@ -36,7 +36,11 @@ impl<F> InPlace<F> {
         &self.future
     }
 
-    fn pinned(self: Pin<&mut Self>) -> Pin<&mut F> {
+    /// The future, pinned.
+    ///
+    /// # Safety
+    /// The future must not have been dropped by [`drop_in_place`](InPlace::drop_in_place).
+    pub(super) unsafe fn pinned(self: Pin<&mut Self>) -> Pin<&mut F> {
         // SAFETY: the future is structurally pinned: it is never moved out of `self` (no method
         // gives it by value or `&mut` outside a `Pin`), and it is dropped in place.
         unsafe { self.map_unchecked_mut(|this| &mut *this.future) }
@@ -60,7 +64,8 @@ impl<F: Future> InPlace<F> {
     /// # Safety
     /// The future must not have been dropped by [`drop_in_place`](InPlace::drop_in_place).
     pub(super) unsafe fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        self.pinned().poll(cx)
+        // SAFETY: not dropped yet (the caller's promise).
+        unsafe { self.pinned() }.poll(cx)
     }
 }
 

@@ -2,12 +2,12 @@
 //! and [`LocalChild`], the scope's reference to the node, the only one that polls the child
 //! or drops it. Its handle holds the node as a plain cell (see `cell::CellRef`).
 // The child sits in an `UnsafeCell` that only the node's `LocalChild` reaches, and is dropped
-// by it in place; the handle's reference forgets the child's lifetime (`CellRef::any`).
+// by it in place (`InPlace`); the handle's reference forgets the child's lifetime
+// (`CellRef::any`).
 #![allow(unsafe_code)]
 
 use std::cell::UnsafeCell;
 use std::future::Future;
-use std::mem::ManuallyDrop;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -15,6 +15,7 @@ use std::task::{Context, Poll};
 use super::cell::{CellRef, Tail, TaskCell};
 use super::in_cell::CellChild;
 pub(super) use super::in_cell::LocalCellChild;
+use super::in_place::InPlace;
 use super::shared::Shared;
 use super::slot::SlotGuard;
 use crate::task_output::TaskOutput;
@@ -23,10 +24,10 @@ use crate::task_output::TaskOutput;
 /// `LocalChild` drops it in place, so that a node freed by the last handle, on any thread and
 /// after the scope's borrows have ended, touches nothing of the child's.
 pub(super) struct NodeTail<C> {
-    child: UnsafeCell<ManuallyDrop<C>>,
+    child: UnsafeCell<InPlace<C>>,
 }
 
-// SAFETY: `NodeTail` has no drop glue (its child is `ManuallyDrop`), and the child is reached
+// SAFETY: `NodeTail` has no drop glue (`InPlace` never drops its child), and the child is reached
 // only through the node's `LocalChild` (see `Run`), never through a `CellRef`.
 unsafe impl<C> Tail for NodeTail<C> {}
 
@@ -61,26 +62,43 @@ where
 {
     unsafe fn poll_child(&self, cx: &mut Context<'_>, handle: bool) -> Poll<()> {
         // SAFETY: only the node's `LocalChild` gets here, with `&mut` of itself (so this is
-        // the only reference to the child), before `end`; the node is in an `Arc`, so the
-        // child never moves.
-        let child = unsafe { Pin::new_unchecked(&mut **self.tail.child.get()) };
+        // the only reference to the child), before `end` (so the child is not dropped); the
+        // node is in an `Arc`, so the child never moves.
+        let child = unsafe { self.child().pinned() };
         child.poll_in(cx, self, handle)
     }
 
     unsafe fn end(&self, handle: bool) {
         /// Drops the child in place, also if ending it panics (a waker of the handle's, say).
-        struct DropInPlace<'a, C>(&'a mut ManuallyDrop<C>);
+        struct DropInPlace<'a, C>(Pin<&'a mut InPlace<C>>);
         impl<C> Drop for DropInPlace<'_, C> {
             fn drop(&mut self) {
                 // SAFETY: made once, in `end`, which is called once: the child is dropped here
                 // once and never reached again.
-                unsafe { ManuallyDrop::drop(self.0) }
+                unsafe { self.0.as_mut().drop_in_place() }
             }
         }
         // SAFETY: as in `poll_child`; and this is the last access to the child.
-        let child = DropInPlace(unsafe { &mut *self.tail.child.get() });
-        // SAFETY: pinned, as in `poll_child`; dropped in place by the guard right after.
-        unsafe { Pin::new_unchecked(&mut **child.0) }.end(self, handle);
+        let mut child = DropInPlace(unsafe { self.child() });
+        // SAFETY: not dropped yet: the guard drops it right after.
+        unsafe { child.0.as_mut().pinned() }.end(self, handle);
+    }
+}
+
+impl<T, C> Node<T, C> {
+    /// The child, pinned where it lies.
+    ///
+    /// # Safety
+    /// Only for the node's `LocalChild`, through `&mut` of it: the only reference to the child
+    /// while it lives.
+    #[allow(
+        clippy::mut_from_ref,
+        reason = "the caller holds the node's only way to the child"
+    )]
+    unsafe fn child(&self) -> Pin<&mut InPlace<C>> {
+        // SAFETY: exclusive (the caller's promise), and the node is in an `Arc`: it never
+        // moves.
+        unsafe { Pin::new_unchecked(&mut *self.tail.child.get()) }
     }
 }
 
@@ -104,7 +122,7 @@ impl<R: ?Sized + Run> LocalChild<R> {
         F::Output: TaskOutput,
     {
         let node = Arc::new(TaskCell::with_tail(NodeTail {
-            child: UnsafeCell::new(ManuallyDrop::new(CellChild::new(future, shared))),
+            child: UnsafeCell::new(InPlace::new(CellChild::new(future, shared))),
         }));
         // The tail drops nothing (`NodeTail`): the handle may outlive the child's borrows.
         let cell = CellRef::any(Arc::clone(&node));
