@@ -130,14 +130,6 @@ impl<T> TaskCell<T> {
         Self::with_tail(())
     }
 
-    /// The cell of a shielded child queued behind the limit.
-    pub(crate) fn shielded() -> Self {
-        TaskCell {
-            shielded: true,
-            ..Self::new()
-        }
-    }
-
     pub(crate) fn done(result: Result<T, TaskError>) -> Self {
         TaskCell {
             slot: Mutex::new(Slot::Done(result.map_err(Box::new))),
@@ -172,6 +164,12 @@ impl<T, X> TaskCell<T, X> {
             name: name.map(Box::new),
             ..self
         }
+    }
+
+    /// The same cell, for a shielded child queued behind the limit if `shielded`: once
+    /// started, the group's abort does not stop it.
+    pub(crate) fn shielded_if(self, shielded: bool) -> Self {
+        TaskCell { shielded, ..self }
     }
 }
 

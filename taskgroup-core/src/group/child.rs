@@ -24,7 +24,8 @@ use crate::task_output::{Outcome, TaskOutput};
 /// What a child's future carries besides the user's future: its name (a field only in named
 /// children's futures), and whether the child records its own ending in the group.
 pub(super) trait ChildKind: Send + 'static {
-    /// False for a queued child, whose inner [`InCell`](super::in_cell::InCell) records it.
+    /// False for a queued child, whose node's [`CellChild`](super::in_cell::CellChild) records
+    /// it.
     const RECORDS: bool = true;
     /// True for a shielded child: the group's abort does not stop it (see `shield`).
     const SHIELDED: bool = false;
@@ -43,7 +44,7 @@ impl ChildKind for Arc<str> {
     }
 }
 
-/// The kind of a child queued behind the limit: its `InCell` records how it ended.
+/// The kind of a child queued behind the limit: its node records how it ended.
 pub(super) struct RecordedInside;
 
 impl ChildKind for RecordedInside {
@@ -207,7 +208,7 @@ impl<F, N: ChildKind> Child<F, N> {
     }
 }
 
-/// A queued child is read in line through its `InCell` (see `limit`).
+/// A queued child is read in line through its node (see `limit`).
 impl<F: InLine, N: ChildKind> InLine for Child<F, N> {
     fn name(&self) -> Option<&Arc<str>> {
         self.alive().and_then(InLine::name)
@@ -284,7 +285,7 @@ where
         };
         let result =
             match ending {
-                // A queued child's success is its `InCell`'s to record.
+                // A queued child's success is its node's to record.
                 Ending::Value(value) if !N::RECORDS => Ok(value),
                 ending => conclude(&shared, ending, guard.name.name(), tokio::task::try_id)
                     .map_err(|error| match error {

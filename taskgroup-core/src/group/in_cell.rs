@@ -1,6 +1,6 @@
 //! [`CellChild`]: a child whose handle reads a [`TaskCell`], a local child (polled on the
-//! scope's own task) or a spawned child queued behind the limit; and [`InCell`], a queued child
-//! with its cell.
+//! scope's own task) or a spawned child queued behind the limit, each in its node (see
+//! `local_node`).
 
 use std::future::Future;
 use std::marker::PhantomData;
@@ -11,16 +11,14 @@ use std::task::{Context, Poll};
 
 use super::cell::TaskCell;
 use super::ending::{Ending, conclude, drop_future};
-use super::limit::InLine;
 use super::shared::Shared;
 use crate::cancel_reason::CancelReason;
 use crate::task_error::TaskError;
 use crate::task_output::TaskOutput;
 
 pin_project_lite::pin_project! {
-    /// The user's future and the group it records its ending in, settling a cell its owner
-    /// passes in: an [`InCell`] for a queued child, the child's own node for a local one (see
-    /// `local_node`). Every drop of the user's future happens here, under `catch_unwind`: a
+    /// The user's future and the group it records its ending in, settling the cell of the
+    /// node it lies in (see `local_node`). Every drop of the user's future happens here, under `catch_unwind`: a
     /// destructor's panic is this child's panic, in the group and in the handle, and never
     /// unwinds the scope that drops a local child. Its owner calls [`end`](CellChild::end)
     /// before dropping it.
@@ -58,6 +56,9 @@ impl Place for OnRuntime {
 
 /// A local child, polled by the scope.
 pub(super) type LocalCellChild<F> = CellChild<F, AtScope>;
+
+/// A spawned child queued behind the limit, polled by its own task once it starts.
+pub(super) type QueuedCellChild<F> = CellChild<F, OnRuntime>;
 
 impl<F, P: Place> CellChild<F, P> {
     pub(super) fn new(future: F, shared: Arc<Shared>) -> Self {
@@ -165,63 +166,5 @@ where
             cell.complete(ended, || shared.cancel_reason());
         }
         Poll::Ready(())
-    }
-}
-
-pin_project_lite::pin_project! {
-    /// A spawned child queued behind the limit, inside a [`Child`](super::child::Child), and
-    /// the cell its handle reads. Resolves the handle as cancelled if it is dropped before it
-    /// settled, even unpolled.
-    pub(super) struct InCell<F, T> {
-        #[pin]
-        child: CellChild<F, OnRuntime>,
-        cell: Arc<TaskCell<T>>,
-    }
-
-    impl<F, T> PinnedDrop for InCell<F, T> {
-        fn drop(this: Pin<&mut Self>) {
-            let this = this.project();
-            // The handle is not `Clone`: with the count at one, nobody can read the cell.
-            let handle = Arc::strong_count(this.cell) > 1;
-            this.child.end(this.cell, handle);
-        }
-    }
-}
-
-impl<F, T> InCell<F, T> {
-    /// A spawned child queued behind the limit; its name is its cell's.
-    pub(super) fn queued(future: F, cell: Arc<TaskCell<T>>, shared: Arc<Shared>) -> Self {
-        InCell {
-            child: CellChild::new(future, shared),
-            cell,
-        }
-    }
-}
-
-impl<F> Future for InCell<F, <F::Output as TaskOutput>::Ok>
-where
-    F: Future,
-    F::Output: TaskOutput,
-{
-    type Output = ();
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let this = self.project();
-        let handle = Arc::strong_count(this.cell) > 1;
-        this.child.poll_in(cx, this.cell, handle)
-    }
-}
-
-impl<F, T> InLine for InCell<F, T> {
-    fn name(&self) -> Option<&Arc<str>> {
-        self.cell.name_arc()
-    }
-
-    fn cancel_requested(&self) -> bool {
-        self.cell.cancel_requested()
-    }
-
-    fn key(&self) -> usize {
-        super::cell::key(&self.cell)
     }
 }

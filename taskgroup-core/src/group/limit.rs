@@ -5,9 +5,13 @@ use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use tokio::time::Instant;
 
+use super::child::{Child, RecordedInside};
+use super::local_node::{LocalChild, Run};
+use super::shield::Shielding;
 use crate::task_output::Outcome;
 
 /// What a snapshot reads of a spawned child in line, through the queued future itself (its
@@ -18,11 +22,6 @@ pub(super) trait InLine {
     /// Its handle's cell (see `cell::key`).
     fn key(&self) -> usize;
 }
-
-/// The future of a spawned child in line: the child, and what a snapshot reads of it.
-pub(super) trait QueuedChild: Future<Output = Outcome<()>> + InLine + Send {}
-
-impl<C: Future<Output = Outcome<()>> + InLine + Send> QueuedChild for C {}
 
 #[cfg(feature = "tracing")]
 impl<C: InLine> InLine for tracing::instrument::Instrumented<C> {
@@ -37,9 +36,63 @@ impl<C: InLine> InLine for tracing::instrument::Instrumented<C> {
     }
 }
 
+/// A spawned child in line, as its task will hold it: its node (the handle's cell and the
+/// child, one allocation), inside the [`Child`] that keeps its unit of the group's count.
+pub(super) type QueuedNode = LocalChild<dyn Run + Send + Sync>;
+
+/// A child with its span, under the `tracing` feature.
+#[cfg(feature = "tracing")]
+pub(super) type Traced<C> = tracing::instrument::Instrumented<C>;
+/// A child with its span, under the `tracing` feature.
+#[cfg(not(feature = "tracing"))]
+pub(super) type Traced<C> = C;
+
+pin_project_lite::pin_project! {
+    /// The future of a spawned child in line: not boxed, so that a queued child is two
+    /// allocations once started (its node and its tokio task), as a JoinSet's child is.
+    #[project = QueuedProj]
+    #[project_ref = QueuedRef]
+    pub(super) enum QueuedFuture {
+        Plain { #[pin] child: Traced<Child<QueuedNode, RecordedInside>> },
+        Shielded { #[pin] child: Traced<Child<QueuedNode, Shielding<RecordedInside>>> },
+    }
+}
+
+impl Future for QueuedFuture {
+    type Output = Outcome<()>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Outcome<()>> {
+        match self.project() {
+            QueuedProj::Plain { child } => child.poll(cx),
+            QueuedProj::Shielded { child } => child.poll(cx),
+        }
+    }
+}
+
+impl InLine for QueuedFuture {
+    fn name(&self) -> Option<&Arc<str>> {
+        match self {
+            QueuedFuture::Plain { child } => child.name(),
+            QueuedFuture::Shielded { child } => child.name(),
+        }
+    }
+    fn cancel_requested(&self) -> bool {
+        match self {
+            QueuedFuture::Plain { child } => child.cancel_requested(),
+            QueuedFuture::Shielded { child } => child.cancel_requested(),
+        }
+    }
+    fn key(&self) -> usize {
+        match self {
+            QueuedFuture::Plain { child } => child.key(),
+            QueuedFuture::Shielded { child } => child.key(),
+        }
+    }
+}
+
 /// A spawned child waiting for a slot: not on the runtime yet.
 pub(super) struct Queued {
-    pub(super) future: Pin<Box<dyn QueuedChild>>,
+    pub(super) future: QueuedFuture,
     pub(super) runtime: tokio::runtime::Handle,
 }
 
@@ -196,8 +249,8 @@ impl Limiter {
             .enumerate()
             .map(|(at, (waiter, since))| {
                 let (local, shielded, child) = match waiter {
-                    Waiter::Spawned(queued) => (false, false, Some(&*queued.future)),
-                    Waiter::Shielded(queued) => (false, true, Some(&*queued.future)),
+                    Waiter::Spawned(queued) => (false, false, Some(&queued.future)),
+                    Waiter::Shielded(queued) => (false, true, Some(&queued.future)),
                     Waiter::Local => (true, false, None),
                 };
                 InLineChild {

@@ -36,7 +36,8 @@ impl<'env, K: Locality> TaskGroup<'env, K> {
             drop(future);
             return refused(self.shared.refusal(), None);
         }
-        let (mut child, cell) = LocalChild::new(future, Arc::clone(&self.shared), erase);
+        let (mut child, cell) =
+            LocalChild::new(future, Arc::clone(&self.shared), None, false, erase);
         if let Some(limiter) = &self.shared.limiter {
             let mut limiter = lock(limiter);
             if !limiter.try_take() {

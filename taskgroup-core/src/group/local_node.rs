@@ -1,6 +1,7 @@
-//! A local child in one allocation: its handle's cell followed by the child itself (a node),
-//! and [`LocalChild`], the scope's reference to the node, the only one that polls the child
-//! or drops it. Its handle holds the node as a plain cell (see `cell::CellRef`).
+//! A child whose handle reads a cell, in one allocation: the cell followed by the child itself
+//! (a node), and [`LocalChild`], the one reference to the node that polls the child or drops
+//! it: the scope's, for a local child; its task's, for a spawned child queued behind the limit.
+//! Its handle holds the node as a plain cell (see `cell::CellRef`).
 // The child sits in an `UnsafeCell` that only the node's `LocalChild` reaches, and is dropped
 // by it in place (`InPlace`); the handle's reference forgets the child's lifetime
 // (`CellRef::any`).
@@ -13,9 +14,11 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use super::cell::{CellRef, Tail, TaskCell};
-use super::in_cell::CellChild;
+#[cfg(test)]
 pub(super) use super::in_cell::LocalCellChild;
+use super::in_cell::{CellChild, Place};
 use super::in_place::InPlace;
+use super::limit::InLine;
 use super::shared::Shared;
 use super::slot::SlotGuard;
 use crate::task_output::TaskOutput;
@@ -36,10 +39,11 @@ unsafe impl<C> Tail for NodeTail<C> {}
 // `LocalChild` is, which is `Send` only for a child that is. A handle reaches only the cell.
 unsafe impl<C: Send> Sync for NodeTail<C> {}
 
-/// A local child's node: its handle's cell, then the child.
+/// A node: its handle's cell, then the child.
 pub(super) type Node<T, C> = TaskCell<T, NodeTail<C>>;
 
-/// A node as the scope holds it: a child to poll and to drop, whatever its output.
+/// A node as its `LocalChild` holds it: a child to poll and to drop, whatever its output, and
+/// what a snapshot reads of it in the limit's line (its cell's, never the child's).
 pub trait Run {
     /// Polls the child; `handle` says whether its handle is alive to read the result.
     ///
@@ -53,12 +57,22 @@ pub trait Run {
     /// # Safety
     /// Called once, only by the node's `LocalChild` as it is dropped.
     unsafe fn end(&self, handle: bool);
+
+    /// The child's name.
+    fn name(&self) -> Option<&Arc<str>>;
+
+    /// Whether its handle asked to cancel it.
+    fn cancel_requested(&self) -> bool;
+
+    /// What identifies its cell (see `cell::key`).
+    fn key(&self) -> usize;
 }
 
-impl<F> Run for Node<<F::Output as TaskOutput>::Ok, LocalCellChild<F>>
+impl<F, P> Run for Node<<F::Output as TaskOutput>::Ok, CellChild<F, P>>
 where
     F: Future,
     F::Output: TaskOutput,
+    P: Place,
 {
     unsafe fn poll_child(&self, cx: &mut Context<'_>, handle: bool) -> Poll<()> {
         // SAFETY: only the node's `LocalChild` gets here, with `&mut` of itself (so this is
@@ -83,6 +97,18 @@ where
         // SAFETY: not dropped yet: the guard drops it right after.
         unsafe { child.0.as_mut().pinned() }.end(self, handle);
     }
+
+    fn name(&self) -> Option<&Arc<str>> {
+        self.name_arc()
+    }
+
+    fn cancel_requested(&self) -> bool {
+        TaskCell::cancel_requested(self)
+    }
+
+    fn key(&self) -> usize {
+        super::cell::key(self)
+    }
 }
 
 impl<T, C> Node<T, C> {
@@ -102,28 +128,34 @@ impl<T, C> Node<T, C> {
     }
 }
 
-/// The scope's reference to a local child's node: polls the child, and ends and drops it
-/// when it is dropped (then gives back the limit's slot it holds, if it waited for one).
+/// The one reference to a node that reaches the child: polls it, and ends and drops it when
+/// it is dropped (then gives back the limit's slot it holds, if a local child waited for one).
+/// The scope holds a local child's; a queued spawned child's task holds its own.
 pub(super) struct LocalChild<R: ?Sized + Run> {
     node: Arc<R>,
     slot: Option<SlotGuard>,
 }
 
 impl<R: ?Sized + Run> LocalChild<R> {
-    /// A local child, and its handle's cell in the same allocation. `erase` turns the node into
-    /// the scope's kind of child (a coercion, made where the concrete type is known).
-    pub(super) fn new<'env, F>(
+    /// A child, and its handle's cell in the same allocation; `P` says where it runs. `erase`
+    /// turns the node into the holder's kind of child (a coercion, made where the concrete
+    /// type is known). A queued spawned child's cell carries its name and whether it is
+    /// shielded.
+    pub(super) fn new<'env, F, P: Place>(
         future: F,
         shared: Arc<Shared>,
-        erase: impl FnOnce(Arc<Node<<F::Output as TaskOutput>::Ok, LocalCellChild<F>>>) -> Arc<R>,
+        name: Option<Arc<str>>,
+        shielded: bool,
+        erase: impl FnOnce(Arc<Node<<F::Output as TaskOutput>::Ok, CellChild<F, P>>>) -> Arc<R>,
     ) -> (Self, CellRef<<F::Output as TaskOutput>::Ok>)
     where
         F: Future + 'env,
         F::Output: TaskOutput,
     {
-        let node = Arc::new(TaskCell::with_tail(NodeTail {
+        let cell = TaskCell::with_tail(NodeTail {
             child: UnsafeCell::new(InPlace::new(CellChild::new(future, shared))),
-        }));
+        });
+        let node = Arc::new(cell.named(name).shielded_if(shielded));
         // The tail drops nothing (`NodeTail`): the handle may outlive the child's borrows.
         let cell = CellRef::any(Arc::clone(&node));
         let child = LocalChild {
@@ -151,6 +183,19 @@ impl<R: ?Sized + Run> Future for LocalChild<R> {
         let handle = self.handle_alive();
         // SAFETY: the node's one `LocalChild`, borrowed mutably; not dropped yet.
         unsafe { self.node.poll_child(cx, handle) }
+    }
+}
+
+/// A queued spawned child is read in line through its node's cell (see `limit`).
+impl<R: ?Sized + Run> InLine for LocalChild<R> {
+    fn name(&self) -> Option<&Arc<str>> {
+        Run::name(&*self.node)
+    }
+    fn cancel_requested(&self) -> bool {
+        Run::cancel_requested(&*self.node)
+    }
+    fn key(&self) -> usize {
+        Run::key(&*self.node)
     }
 }
 

@@ -239,7 +239,7 @@ where
         loop {
             let state = shared.load();
             if state.is_aborted() {
-                // Each child's own drop catches a destructor's panic (see `InCell`).
+                // Each child's own drop catches a destructor's panic (see `CellChild`).
                 locals.clear();
             }
             let granted = shared.take_local_grants();

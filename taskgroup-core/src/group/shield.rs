@@ -18,15 +18,13 @@ use std::time::Duration;
 use tokio::time::Sleep;
 use tokio_util::sync::WaitForCancellationFutureOwned;
 
-use super::cell::TaskCell;
 use super::child::{Child, ChildKind, RecordedInside};
 use super::current::{ShieldMark, address};
-use super::in_cell::InCell;
-use super::limit::{Queued, Waiter};
+use super::limit::{Queued, QueuedFuture, Waiter};
 use super::shared::{Shared, lock};
 #[cfg(feature = "tracing")]
 use super::spawn::instrument;
-use super::spawn::refused;
+use super::spawn::{queued_node, refused};
 use super::spawner::Spawner;
 use super::task::Task;
 use super::{Locality, TaskGroup};
@@ -222,20 +220,19 @@ impl Shared {
             let mut limiter = lock(limiter);
             if !limiter.try_take() {
                 // The cell is shielded too: once started, the group's abort does not stop it.
-                let cell = Arc::new(TaskCell::shielded());
-                let child = InCell::queued(future, Arc::clone(&cell), Arc::clone(self));
-                let child = Child::new(child, Arc::clone(self), Shielding(RecordedInside));
+                let (node, cell) = queued_node(future, self, None, true);
+                let child = Child::new(node, Arc::clone(self), Shielding(RecordedInside));
                 #[cfg(feature = "tracing")]
                 let child = instrument(child, None);
                 let queued = Queued {
-                    future: Box::pin(child),
+                    future: QueuedFuture::Shielded { child },
                     runtime,
                 };
                 limiter.enqueue(match in_line {
                     InLine::Kept => Waiter::Shielded(queued),
                     InLine::Dropped => Waiter::Spawned(queued),
                 });
-                return Task::with_cell(cell);
+                return Task::with_cell_ref(cell);
             }
         }
         let handle = self.start(&runtime, future, Shielding(()));

@@ -8,8 +8,9 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use super::limit::Freed;
+use super::limit::{Freed, QueuedFuture};
 use super::shared::{Shared, lock};
+use crate::task_output::Outcome;
 
 thread_local! {
     /// Groups whose slot was freed while this thread was already freeing one (see
@@ -99,12 +100,16 @@ impl Shared {
     }
 }
 
-/// A child holding one of the limit's slots until it is dropped.
-pub(super) struct HoldsSlot<F: ?Sized> {
-    pub(super) child: Pin<Box<F>>,
-    // Dropped after the child (whose unit of the count is released first): harmless, since
-    // waiting children hold units of their own, so nobody waits once the count is zero.
-    pub(super) _slot: SlotGuard,
+pin_project_lite::pin_project! {
+    /// A child holding one of the limit's slots until it is dropped.
+    pub(super) struct HoldsSlot {
+        #[pin]
+        pub(super) child: QueuedFuture,
+        // Dropped after the child (whose unit of the count is released first): harmless,
+        // since waiting children hold units of their own, so nobody waits once the count is
+        // zero.
+        pub(super) _slot: SlotGuard,
+    }
 }
 
 /// Frees a slot of the limit when dropped.
@@ -116,10 +121,10 @@ impl Drop for SlotGuard {
     }
 }
 
-impl<F: ?Sized + Future> Future for HoldsSlot<F> {
-    type Output = F::Output;
+impl Future for HoldsSlot {
+    type Output = Outcome<()>;
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        self.child.as_mut().poll(cx)
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Outcome<()>> {
+        self.project().child.poll(cx)
     }
 }

@@ -3,10 +3,11 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use super::cell::TaskCell;
+use super::cell::{CellRef, TaskCell};
 use super::child::{Child, ChildKind, RecordedInside};
-use super::in_cell::InCell;
-use super::limit::{Queued, Waiter};
+use super::in_cell::QueuedCellChild;
+use super::limit::{Queued, QueuedFuture, QueuedNode, Waiter};
+use super::local_node::{LocalChild, Node, Run};
 use super::shared::{Shared, lock};
 use super::task::Task;
 use crate::spawn_error::SpawnError;
@@ -36,16 +37,15 @@ impl Shared {
             let mut limiter = lock(limiter);
             if !limiter.try_take() {
                 // Queued: no tokio task yet, so the result goes to a cell the handle shares.
-                let cell = Arc::new(TaskCell::new().named(name.clone()));
-                let child = InCell::queued(future, Arc::clone(&cell), Arc::clone(self));
-                let child = Child::new(child, Arc::clone(self), RecordedInside);
+                let (node, cell) = queued_node(future, self, name.clone(), false);
+                let child = Child::new(node, Arc::clone(self), RecordedInside);
                 #[cfg(feature = "tracing")]
                 let child = instrument(child, name.as_deref());
                 limiter.enqueue(Waiter::Spawned(Queued {
-                    future: Box::pin(child),
+                    future: QueuedFuture::Plain { child },
                     runtime,
                 }));
-                return Ok(Task::with_cell(cell));
+                return Ok(Task::with_cell_ref(cell));
             }
         }
         // Unnamed children carry no name field: a small future keeps tokio's smallest cell.
@@ -88,6 +88,22 @@ where
     F::Output: TaskOutput,
 {
     or_refused(shared.spawn(name.clone(), future), name)
+}
+
+/// A spawned child queued behind the limit: its node (its handle's cell, then the child, in
+/// one allocation), and the handle's reference to the cell. Its name is its cell's.
+pub(super) fn queued_node<F>(
+    future: F,
+    shared: &Arc<Shared>,
+    name: Option<Arc<str>>,
+    shielded: bool,
+) -> (QueuedNode, CellRef<<F::Output as TaskOutput>::Ok>)
+where
+    F: Future + Send + 'static,
+    F::Output: TaskOutput,
+{
+    let erase = |node: Arc<Node<_, QueuedCellChild<F>>>| -> Arc<dyn Run + Send + Sync> { node };
+    LocalChild::new(future, Arc::clone(shared), name, shielded, erase)
 }
 
 /// The handle of a spawn, or of its refusal (the future dropped unpolled).

@@ -1,6 +1,6 @@
-//! The paths of a local child's node: finished, waiting, cancelled, panicking, queued behind
-//! the limit, and handles that outlive the scope's borrows or go to another thread. On a
-//! runtime with no drivers, so that Miri can run them:
+//! The paths of a node, a local child's and a queued spawned child's: finished, waiting,
+//! cancelled, panicking, queued behind the limit, and handles that outlive the scope's borrows
+//! or go to another thread. On a runtime with no drivers, so that Miri can run them:
 //! `cargo +nightly miri test -p taskgroup-core --lib local_node`.
 #![allow(
     clippy::async_yields_async,
@@ -300,4 +300,144 @@ fn a_local_child_cancels_reads_and_drops_its_own_handle() {
             "the destructor took the handle"
         );
     }
+}
+
+/// Counts its drops in a counter it shares, for children that must be `'static`.
+struct CountedArc(std::sync::Arc<AtomicUsize>);
+
+impl Drop for CountedArc {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn spawned_children_queued_behind_the_limit_settle_their_handles_from_their_nodes() {
+    let drops = std::sync::Arc::new(AtomicUsize::new(0));
+    let counted = || CountedArc(drops.clone());
+    let (first, named, failed, cancelled) = runtime().block_on(async {
+        let tg = TaskGroup::builder()
+            .limit(1)
+            .policy(Policy::WaitAll)
+            .build();
+        let mut handles = None;
+        let errors = tg
+            .run(async {
+                let c = counted();
+                let first = tg.spawn(async move {
+                    let _c = c;
+                    tokio::task::yield_now().await;
+                    Ok::<_, std::io::Error>(1)
+                });
+                // Queued: every child below waits for the one slot.
+                let c = counted();
+                let named = tg.spawn_named("queued", async move {
+                    let _c = c;
+                    tokio::task::yield_now().await;
+                    Ok::<_, std::io::Error>(2)
+                });
+                let failed = tg
+                    .spawn(async { Err::<usize, _>(std::io::Error::other("queued, then failed")) });
+                let c = counted();
+                let cancelled = tg.spawn(async move {
+                    let _c = c;
+                    Ok::<_, std::io::Error>(4)
+                });
+                cancelled.cancel();
+                // A handle dropped while queued: its node goes when the child ends.
+                let c = counted();
+                drop(tg.spawn(async move {
+                    let _c = c;
+                    Ok::<_, std::io::Error>(5)
+                }));
+                assert_eq!(named.name(), Some("queued"));
+                assert!(!named.is_finished());
+                handles = Some((first, named, failed, cancelled));
+                Ok::<_, std::io::Error>(())
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(errors.leaves().count(), 1);
+        handles.unwrap()
+    });
+    // Every future dropped once: the four that ran or were cancelled unpolled.
+    assert_eq!(drops.load(Ordering::SeqCst), 4);
+    assert_eq!(first.result().unwrap(), 1);
+    assert_eq!(named.name(), Some("queued"));
+    assert_eq!(named.result().unwrap(), 2);
+    assert!(matches!(failed.result(), Err(TaskError::Failed { .. })));
+    assert_eq!(cancelled.result(), Err(TaskError::Cancelled));
+}
+
+#[test]
+fn spawned_children_still_queued_when_the_group_stops_are_dropped_once_unpolled() {
+    let drops = std::sync::Arc::new(AtomicUsize::new(0));
+    let polled = std::sync::Arc::new(AtomicUsize::new(0));
+    let handles = runtime().block_on(async {
+        let tg = TaskGroup::builder().limit(1).build();
+        let mut handles = Vec::new();
+        let errors = tg
+            .run(async {
+                handles.push(tg.spawn(async {
+                    tokio::task::yield_now().await;
+                    Err::<(), _>(std::io::Error::other("first"))
+                }));
+                for _ in 0..3 {
+                    let (c, polled) = (CountedArc(drops.clone()), polled.clone());
+                    handles.push(tg.spawn(async move {
+                        let _c = c;
+                        polled.fetch_add(1, Ordering::SeqCst);
+                        pending::<Result<(), std::io::Error>>().await
+                    }));
+                }
+                // A queued shielded child keeps its place and runs to its end.
+                let c = CountedArc(drops.clone());
+                handles.push(tg.spawn_shielded(async move {
+                    let _c = c;
+                    tokio::task::yield_now().await;
+                    Ok::<_, std::io::Error>(())
+                }));
+                Ok::<_, std::io::Error>(())
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(errors.leaves().count(), 1);
+        handles
+    });
+    assert_eq!(polled.load(Ordering::SeqCst), 0, "never started");
+    assert_eq!(drops.load(Ordering::SeqCst), 4);
+    let results: Vec<_> = handles.into_iter().map(Task::result).collect();
+    assert!(matches!(results[0], Err(TaskError::Failed { .. })));
+    assert!(
+        results[1..4]
+            .iter()
+            .all(|result| *result == Err(TaskError::Cancelled))
+    );
+    assert_eq!(results[4], Ok(()));
+}
+
+#[test]
+fn a_panicking_destructor_of_a_queued_spawned_child_is_its_panic() {
+    let result = runtime().block_on(async {
+        let tg = TaskGroup::builder().limit(1).build();
+        let mut handle = None;
+        let errors = tg
+            .run(async {
+                drop(tg.spawn(async {
+                    tokio::task::yield_now().await;
+                    Err::<(), _>(std::io::Error::other("first"))
+                }));
+                let guard = PanicsOnDrop;
+                handle = Some(tg.spawn(async move {
+                    let _guard = guard;
+                    Ok::<_, std::io::Error>(())
+                }));
+                Ok::<_, std::io::Error>(())
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(errors.leaves().count(), 2, "{errors:?}");
+        handle.unwrap().result()
+    });
+    assert_eq!(result, Err(TaskError::Panicked("destructor".to_owned())));
 }
