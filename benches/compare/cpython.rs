@@ -7,7 +7,7 @@ use std::process::Command;
 
 use crate::measure::{Contender, Flavor, rounds, size_label};
 use crate::report::Report;
-use crate::spawn_join::{reps, sample, taskgroup};
+use crate::spawn_join::{reps, sample, taskgroup, vec_joinhandle};
 use crate::{Mode, Opts};
 
 /// SPEC §7: at least 20x ahead of CPython's TaskGroup.
@@ -79,6 +79,11 @@ pub fn run(opts: &Opts, report: &mut Report) {
                 "cpython_taskgroup",
                 Box::new(move || cpython_sample(n, runs)),
             ),
+            // The floor of any design that spawns each child on tokio: bare `tokio::spawn`.
+            (
+                "vec_joinhandle",
+                Box::new(move || Ok(sample(flavor, rt, n, reps, vec_joinhandle))),
+            ),
         ];
         let mut measured = Vec::new();
         for (who, samples) in rounds(opts.runs, contenders) {
@@ -90,12 +95,27 @@ pub fn run(opts: &Opts, report: &mut Report) {
                 }
             }
         }
+        let floor = measured.pop().expect("three contenders");
         let scenario = format!("cpython_spawn_join_ct_{}", size_label(n));
         report.contest(&scenario, "ns/task", &measured, |_| Some(TARGET));
+        // Bare tokio::spawn against CPython in the same rounds: no target, the floor's own.
+        report.figure(&scenario, floor.0, &floor.1, "ns/task");
+        let cpython = &measured[1].1;
+        report.compare(
+            format!("tokio_spawn_vs_cpython_ct_{}", size_label(n)),
+            "cpython_taskgroup",
+            &floor.1,
+            cpython,
+            "ns/task",
+            None,
+        );
     }
     report.note(format!(
         "cpython: {version}; ours is the current-thread spawn+join (tg.spawn of trivial \
          children), measured in the same rounds as the script; a CPython sample is the median \
-         of up to 20 scopes, timed inside its own process after one warm-up scope"
+         of up to 20 scopes, timed inside its own process after one warm-up scope; \
+         tokio_spawn_vs_cpython_ct_* is bare tokio::spawn + JoinHandle (a Vec<JoinHandle>) \
+         against CPython in the same rounds, without a target: the floor of any design that \
+         spawns each child as a tokio task"
     ));
 }

@@ -61,7 +61,7 @@ pub async fn joinset(n: usize) -> usize {
     sum
 }
 
-async fn vec_joinhandle(n: usize) -> usize {
+pub async fn vec_joinhandle(n: usize) -> usize {
     let handles: Vec<_> = (0..n).map(|i| tokio::spawn(async move { i })).collect();
     let mut sum = 0;
     for h in handles {
