@@ -142,6 +142,14 @@ impl<T> TaskCell<T> {
 impl<T, X> TaskCell<T, X> {
     /// A pending cell followed by `tail`.
     pub(crate) fn with_tail(tail: X) -> Self {
+        Self::child_cell(tail, None, false)
+    }
+
+    /// A pending cell followed by `tail`, for a child named `name` and, if `shielded`, a
+    /// shielded child queued behind the limit (once started, the group's abort does not stop
+    /// it). Built in place, as a node's cell is (see `local_node`).
+    #[inline]
+    pub(crate) fn child_cell(tail: X, name: Option<Arc<str>>, shielded: bool) -> Self {
         TaskCell {
             slot: Mutex::new(Slot::Pending {
                 waker: None,
@@ -149,9 +157,9 @@ impl<T, X> TaskCell<T, X> {
             }),
             cancel_requested: AtomicBool::new(false),
             settled: AtomicBool::new(false),
-            shielded: false,
+            shielded,
             waited: AtomicBool::new(false),
-            name: None,
+            name: name.map(Box::new),
             tail,
         }
     }
@@ -164,12 +172,6 @@ impl<T, X> TaskCell<T, X> {
             name: name.map(Box::new),
             ..self
         }
-    }
-
-    /// The same cell, for a shielded child queued behind the limit if `shielded`: once
-    /// started, the group's abort does not stop it.
-    pub(crate) fn shielded_if(self, shielded: bool) -> Self {
-        TaskCell { shielded, ..self }
     }
 }
 

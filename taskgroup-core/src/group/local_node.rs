@@ -141,6 +141,7 @@ impl<R: ?Sized + Run> LocalChild<R> {
     /// turns the node into the holder's kind of child (a coercion, made where the concrete
     /// type is known). A queued spawned child's cell carries its name and whether it is
     /// shielded.
+    #[inline]
     pub(super) fn new<'env, F, P: Place>(
         future: F,
         shared: Arc<Shared>,
@@ -152,10 +153,13 @@ impl<R: ?Sized + Run> LocalChild<R> {
         F: Future + 'env,
         F::Output: TaskOutput,
     {
-        let cell = TaskCell::with_tail(NodeTail {
-            child: UnsafeCell::new(InPlace::new(CellChild::new(future, shared))),
-        });
-        let node = Arc::new(cell.named(name).shielded_if(shielded));
+        let node = Arc::new(TaskCell::child_cell(
+            NodeTail {
+                child: UnsafeCell::new(InPlace::new(CellChild::new(future, shared))),
+            },
+            name,
+            shielded,
+        ));
         // The tail drops nothing (`NodeTail`): the handle may outlive the child's borrows.
         let cell = CellRef::any(Arc::clone(&node));
         let child = LocalChild {
