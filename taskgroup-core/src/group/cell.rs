@@ -47,8 +47,8 @@ pub(crate) fn key<T, X: ?Sized>(cell: &TaskCell<T, X>) -> usize {
     std::ptr::from_ref(cell).cast::<()>() as usize
 }
 
-/// What a cell holds after its slot, which its handle never touches: nothing, or a local
-/// child's future (see `local_node`), so that a local child is one allocation.
+/// What a cell holds after its slot, which its handle never touches: nothing, or a child's
+/// future (see `local_node`), so that a local or queued child is one allocation.
 ///
 /// # Safety
 /// Dropping an implementor does nothing (no drop glue), and nothing reaches it through a
@@ -65,8 +65,8 @@ pub(crate) struct CellRef<T>(Arc<TaskCell<T, dyn Tail>>);
 
 // SAFETY: through a `CellRef` only the slot part of the cell is reached (a `Mutex` of the
 // result, and atomics: `Send` and `Sync` when `T` is `Send`), never the tail; and dropping the
-// tail does nothing (a `()`, or a local child's child in its `InPlace`, which its owner drops
-// on the scope's thread), so the thread the last handle frees the cell on does not matter.
+// tail does nothing (a `()`, or a child in its `InPlace`, which its node's one `LocalChild`
+// drops wherever that is), so the thread the last handle frees the cell on does not matter.
 #[allow(unsafe_code)]
 unsafe impl<T: Send> Send for CellRef<T> {}
 // SAFETY: as for `Send`: shared access reaches only the slot part.
@@ -142,14 +142,6 @@ impl<T> TaskCell<T> {
 impl<T, X> TaskCell<T, X> {
     /// A pending cell followed by `tail`.
     pub(crate) fn with_tail(tail: X) -> Self {
-        Self::child_cell(tail, None, false)
-    }
-
-    /// A pending cell followed by `tail`, for a child named `name` and, if `shielded`, a
-    /// shielded child queued behind the limit (once started, the group's abort does not stop
-    /// it). Built in place, as a node's cell is (see `local_node`).
-    #[inline]
-    pub(crate) fn child_cell(tail: X, name: Option<Arc<str>>, shielded: bool) -> Self {
         TaskCell {
             slot: Mutex::new(Slot::Pending {
                 waker: None,
@@ -157,10 +149,21 @@ impl<T, X> TaskCell<T, X> {
             }),
             cancel_requested: AtomicBool::new(false),
             settled: AtomicBool::new(false),
-            shielded,
+            shielded: false,
             waited: AtomicBool::new(false),
-            name: name.map(Box::new),
+            name: None,
             tail,
+        }
+    }
+
+    /// A pending cell followed by `tail`, for a child named `name` and, if `shielded`, a
+    /// shielded child queued behind the limit: once started, the group's abort does not stop
+    /// it.
+    pub(crate) fn queued(tail: X, name: Option<Arc<str>>, shielded: bool) -> Self {
+        TaskCell {
+            shielded,
+            name: name.map(Box::new),
+            ..Self::with_tail(tail)
         }
     }
 }

@@ -12,15 +12,16 @@ use std::task::{Context, Poll};
 use super::cell::TaskCell;
 use super::ending::{Ending, conclude, drop_future};
 use super::shared::Shared;
+use super::slot::dropping_line;
 use crate::cancel_reason::CancelReason;
 use crate::task_error::TaskError;
 use crate::task_output::TaskOutput;
 
 pin_project_lite::pin_project! {
     /// The user's future and the group it records its ending in, settling the cell of the
-    /// node it lies in (see `local_node`). Every drop of the user's future happens here, under `catch_unwind`: a
-    /// destructor's panic is this child's panic, in the group and in the handle, and never
-    /// unwinds the scope that drops a local child. Its owner calls [`end`](CellChild::end)
+    /// node it lies in (see `local_node`). Every drop of the user's future happens here,
+    /// under `catch_unwind`: a destructor's panic is this child's panic, in the group and in
+    /// the handle, and never unwinds the scope that drops a local child. Its owner calls [`end`](CellChild::end)
     /// before dropping it.
     ///
     /// `P`: a local child (polled by the scope, no task id), or a queued one (on the
@@ -71,9 +72,10 @@ impl<F, P: Place> CellChild<F, P> {
 
     const LOCAL: bool = P::LOCAL;
 
-    /// The task id a recorded ending carries: none for a local child.
+    /// The task id a recorded ending carries: none for a local child, nor for a queued one
+    /// dropped from the line, never started (the task running then is another's).
     fn id() -> Option<tokio::task::Id> {
-        if Self::LOCAL {
+        if Self::LOCAL || dropping_line() {
             None
         } else {
             tokio::task::try_id()
@@ -101,14 +103,15 @@ impl<F, P: Place> CellChild<F, P> {
                     settle(ended, &|| None);
                 }
                 // Dropped unfinished: by its group (which has a reason), or, on the runtime,
-                // by the runtime shutting down. A local child is dropped by its scope, which
-                // the group's reason covers.
+                // by the runtime shutting down. A local child is dropped by its scope, and a
+                // queued one from the line by its group, which the group's reason covers.
                 Ok(()) => {
                     let shared = &**this.shared;
+                    let on_runtime = !Self::LOCAL && !dropping_line();
                     settle(Err(TaskError::Cancelled), &|| {
                         shared
                             .cancel_reason()
-                            .or((!Self::LOCAL).then_some(CancelReason::RuntimeShutdown))
+                            .or(on_runtime.then_some(CancelReason::RuntimeShutdown))
                     });
                 }
             }

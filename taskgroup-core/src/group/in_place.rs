@@ -6,7 +6,7 @@
 //! the `Option` adds eight bytes, which takes a small child past tokio's smallest task cell
 //! (128 bytes) into the next one (256; docs/DESIGN.md, "Where the core uses `unsafe`"). The
 //! holder records elsewhere whether the future is gone: [`Child`](super::child::Child) in its
-//! guard's group index; a local child's node by its one owner (see `local_node`).
+//! guard's group index; a local or queued child's node by its one owner (see `local_node`).
 #![allow(unsafe_code)]
 
 use std::future::Future;

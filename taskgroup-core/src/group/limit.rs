@@ -36,8 +36,9 @@ impl<C: InLine> InLine for tracing::instrument::Instrumented<C> {
     }
 }
 
-/// A spawned child in line, as its task will hold it: its node (the handle's cell and the
-/// child, one allocation), inside the [`Child`] that keeps its unit of the group's count.
+/// A spawned child in line: the one reference to its node (the handle's cell and the child,
+/// one allocation) that polls the child, held inside the [`Child`] that keeps its unit of the
+/// group's count.
 pub(super) type QueuedNode = LocalChild<dyn Run + Send + Sync>;
 
 /// A child with its span, under the `tracing` feature.
@@ -51,7 +52,6 @@ pin_project_lite::pin_project! {
     /// The future of a spawned child in line: not boxed, so that a queued child is two
     /// allocations once started (its node and its tokio task), as a JoinSet's child is.
     #[project = QueuedProj]
-    #[project_ref = QueuedRef]
     pub(super) enum QueuedFuture {
         Plain { #[pin] child: Traced<Child<QueuedNode, RecordedInside>> },
         Shielded { #[pin] child: Traced<Child<QueuedNode, Shielding<RecordedInside>>> },

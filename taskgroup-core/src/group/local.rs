@@ -5,6 +5,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use super::TaskGroup;
+use super::cell::TaskCell;
 use super::in_cell::LocalCellChild;
 use super::limit::Waiter;
 use super::local_node::{LocalChild, Node};
@@ -37,7 +38,7 @@ impl<'env, K: Locality> TaskGroup<'env, K> {
             return refused(self.shared.refusal(), None);
         }
         let (mut child, cell) =
-            LocalChild::new(future, Arc::clone(&self.shared), None, false, erase);
+            LocalChild::new(future, Arc::clone(&self.shared), TaskCell::with_tail, erase);
         if let Some(limiter) = &self.shared.limiter {
             let mut limiter = lock(limiter);
             if !limiter.try_take() {

@@ -23,7 +23,7 @@ use super::shared::Shared;
 use super::slot::SlotGuard;
 use crate::task_output::TaskOutput;
 
-/// What follows a local child's cell: the child. Never dropped with the node: its
+/// What follows a local or queued child's cell: the child. Never dropped with the node: its
 /// `LocalChild` drops it in place, so that a node freed by the last handle, on any thread and
 /// after the scope's borrows have ended, touches nothing of the child's.
 pub(super) struct NodeTail<C> {
@@ -130,7 +130,8 @@ impl<T, C> Node<T, C> {
 
 /// The one reference to a node that reaches the child: polls it, and ends and drops it when
 /// it is dropped (then gives back the limit's slot it holds, if a local child waited for one).
-/// The scope holds a local child's; a queued spawned child's task holds its own.
+/// The scope holds a local child's; a queued spawned child's is in the limit's line, then in
+/// the child's own task.
 pub(super) struct LocalChild<R: ?Sized + Run> {
     node: Arc<R>,
     slot: Option<SlotGuard>,
@@ -139,27 +140,23 @@ pub(super) struct LocalChild<R: ?Sized + Run> {
 impl<R: ?Sized + Run> LocalChild<R> {
     /// A child, and its handle's cell in the same allocation; `P` says where it runs. `erase`
     /// turns the node into the holder's kind of child (a coercion, made where the concrete
-    /// type is known). A queued spawned child's cell carries its name and whether it is
-    /// shielded.
-    #[inline]
+    /// type is known). `cell` makes the cell around the child: `TaskCell::with_tail` for a
+    /// local child, `TaskCell::queued` (its name, its shield) for a queued one.
     pub(super) fn new<'env, F, P: Place>(
         future: F,
         shared: Arc<Shared>,
-        name: Option<Arc<str>>,
-        shielded: bool,
+        cell: impl FnOnce(
+            NodeTail<CellChild<F, P>>,
+        ) -> Node<<F::Output as TaskOutput>::Ok, CellChild<F, P>>,
         erase: impl FnOnce(Arc<Node<<F::Output as TaskOutput>::Ok, CellChild<F, P>>>) -> Arc<R>,
     ) -> (Self, CellRef<<F::Output as TaskOutput>::Ok>)
     where
         F: Future + 'env,
         F::Output: TaskOutput,
     {
-        let node = Arc::new(TaskCell::child_cell(
-            NodeTail {
-                child: UnsafeCell::new(InPlace::new(CellChild::new(future, shared))),
-            },
-            name,
-            shielded,
-        ));
+        let node = Arc::new(cell(NodeTail {
+            child: UnsafeCell::new(InPlace::new(CellChild::new(future, shared))),
+        }));
         // The tail drops nothing (`NodeTail`): the handle may outlive the child's borrows.
         let cell = CellRef::any(Arc::clone(&node));
         let child = LocalChild {

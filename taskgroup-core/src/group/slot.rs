@@ -1,7 +1,7 @@
 //! A slot of the limit changing hands: a child holding one, freeing it, and the next waiter
 //! starting.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
@@ -16,6 +16,29 @@ thread_local! {
     /// Groups whose slot was freed while this thread was already freeing one (see
     /// [`Shared::free_slot`]); `None` when no call is under way.
     static FREEING: RefCell<Option<Vec<Arc<Shared>>>> = const { RefCell::new(None) };
+    /// This thread is dropping a limit's line: the children dropped never started, so the
+    /// task running here is not theirs.
+    static DROPPING_LINE: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether the child being dropped on this thread is one from a limit's line, never started.
+pub(super) fn dropping_line() -> bool {
+    DROPPING_LINE.try_with(Cell::get).unwrap_or(false)
+}
+
+/// Marks the thread as dropping a limit's line until dropped (nested marks restore the outer).
+struct LineMark(bool);
+
+impl LineMark {
+    fn new() -> Self {
+        LineMark(DROPPING_LINE.try_with(|d| d.replace(true)).unwrap_or(false))
+    }
+}
+
+impl Drop for LineMark {
+    fn drop(&mut self) {
+        let _ = DROPPING_LINE.try_with(|d| d.set(self.0));
+    }
 }
 
 impl Shared {
@@ -26,6 +49,7 @@ impl Shared {
         let Some(limiter) = &self.limiter else { return };
         let keep_shields = !self.is_abandoned();
         let mut queued = lock(limiter).take_queue(keep_shields).into_iter();
+        let _mark = LineMark::new();
         // One `catch_unwind` for the whole line; after a panic, the rest are still dropped.
         while let Err(payload) = catch_unwind(AssertUnwindSafe(|| queued.by_ref().for_each(drop))) {
             self.record_panic(&*payload);

@@ -103,7 +103,8 @@ where
     F::Output: TaskOutput,
 {
     let erase = |node: Arc<Node<_, QueuedCellChild<F>>>| -> Arc<dyn Run + Send + Sync> { node };
-    LocalChild::new(future, Arc::clone(shared), name, shielded, erase)
+    let cell = |tail| TaskCell::queued(tail, name, shielded);
+    LocalChild::new(future, Arc::clone(shared), cell, erase)
 }
 
 /// The handle of a spawn, or of its refusal (the future dropped unpolled).

@@ -437,6 +437,20 @@ fn a_panicking_destructor_of_a_queued_spawned_child_is_its_panic() {
             .await
             .unwrap_err();
         assert_eq!(errors.leaves().count(), 2, "{errors:?}");
+        // Dropped from the line by its failing sibling's task: that task's id is not its own.
+        let ids: Vec<_> = errors
+            .leaves()
+            .map(|leaf| (leaf.to_string(), leaf.task().and_then(|task| task.id())))
+            .collect();
+        assert!(
+            ids.iter().any(|(m, id)| m == "first" && id.is_some()),
+            "{ids:?}"
+        );
+        assert!(
+            ids.iter()
+                .any(|(m, id)| m.contains("destructor") && id.is_none()),
+            "{ids:?}"
+        );
         handle.unwrap().result()
     });
     assert_eq!(result, Err(TaskError::Panicked("destructor".to_owned())));
