@@ -141,8 +141,8 @@ impl<R: ?Sized + Run> LocalChild<R> {
     /// A child, and its handle's cell in the same allocation; `P` says where it runs. `erase`
     /// turns the node into the holder's kind of child (a coercion, made where the concrete
     /// type is known). `cell` makes the cell around the child: `TaskCell::with_tail` for a
-    /// local child, `TaskCell::queued` (its name, its shield) for a queued one. Inlined: a call of
-    /// its own was measurably slower on the local spawn path (docs/PERFORMANCE.md).
+    /// local child, `TaskCell::queued` (its name, its shield) for a queued one. Inlined: a
+    /// call of its own was measurably slower on the local spawn path (docs/PERFORMANCE.md).
     #[inline]
     pub(super) fn new<'env, F, P: Place>(
         future: F,
