@@ -21,8 +21,8 @@ pin_project_lite::pin_project! {
     /// The user's future and the group it records its ending in, settling the cell of the
     /// node it lies in (see `local_node`). Every drop of the user's future happens here,
     /// under `catch_unwind`: a destructor's panic is this child's panic, in the group and in
-    /// the handle, and never unwinds the scope that drops a local child. Its owner calls [`end`](CellChild::end)
-    /// before dropping it.
+    /// the handle, and never unwinds the scope that drops a local child. Its owner calls
+    /// [`end`](CellChild::end) before dropping it.
     ///
     /// `P`: a local child (polled by the scope, no task id), or a queued one (on the
     /// runtime). Its name is its cell's. A type parameter and not a field: a small local
