@@ -162,8 +162,7 @@ impl<T, X> TaskCell<T, X> {
     pub(crate) fn queued(tail: X, name: Option<Arc<str>>, shielded: bool) -> Self {
         TaskCell {
             shielded,
-            name: name.map(Box::new),
-            ..Self::with_tail(tail)
+            ..Self::with_tail(tail).named(name)
         }
     }
 }

@@ -72,14 +72,15 @@ impl<F, P: Place> CellChild<F, P> {
 
     const LOCAL: bool = P::LOCAL;
 
-    /// The task id a recorded ending carries: none for a local child, nor for a queued one
-    /// dropped from the line, never started (the task running then is another's).
+    /// Whether the child is in a task of its own on the runtime: not a local child, nor a
+    /// queued one dropped from the line, never started (the task running then is another's).
+    fn in_own_task() -> bool {
+        !Self::LOCAL && !dropping_line()
+    }
+
+    /// The task id a recorded ending carries: its own task's, if it is in one.
     fn id() -> Option<tokio::task::Id> {
-        if Self::LOCAL || dropping_line() {
-            None
-        } else {
-            tokio::task::try_id()
-        }
+        Self::in_own_task().then(tokio::task::try_id).flatten()
     }
 
     /// Ends the child however it stands, before it is dropped: a future still there is
@@ -107,11 +108,11 @@ impl<F, P: Place> CellChild<F, P> {
                 // queued one from the line by its group, which the group's reason covers.
                 Ok(()) => {
                     let shared = &**this.shared;
-                    let on_runtime = !Self::LOCAL && !dropping_line();
+                    let in_own_task = Self::in_own_task();
                     settle(Err(TaskError::Cancelled), &|| {
                         shared
                             .cancel_reason()
-                            .or(on_runtime.then_some(CancelReason::RuntimeShutdown))
+                            .or(in_own_task.then_some(CancelReason::RuntimeShutdown))
                     });
                 }
             }
